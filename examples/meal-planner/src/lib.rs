@@ -1,0 +1,104 @@
+//! # meal-planner: a PostgreSQL CRUD service tuned by finch
+//!
+//! Households plan their meals: users belong to houses, houses keep recipes, a
+//! weekly schedule of 28 slots and a pantry. The service is an axum 0.8 router
+//! over tokio-postgres and deadpool-postgres; [`app`] builds it from an
+//! [`AppState`], so tests drive it with `tower::ServiceExt::oneshot` and no socket.
+//!
+//! finch tunes it: the routes that matter carry `#[slo]` objectives, and the
+//! knobs of [`tuning`] (a recipe cache, a concurrency limit, a pantry batch size,
+//! and through finch-postgres the pool size and PostgreSQL's `work_mem`) have
+//! real costs, and all but `work_mem` real effects at this scale (see the
+//! README). [`loadgen`] drives it with open-loop load and interference; [`demo`]
+//! runs the whole adaptation demo.
+
+pub mod cache;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod extract;
+pub mod loadgen;
+pub mod routes;
+pub mod tuning;
+
+use std::sync::Arc;
+
+use axum::Router;
+use deadpool_postgres::{Object, Pool};
+use tokio::sync::OwnedSemaphorePermit;
+
+pub use error::AppError;
+
+use crate::cache::RecipeCache;
+use crate::tuning::Admission;
+
+/// What every handler shares: the pool, the recipe cache and admission control.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pool: Pool,
+    cache: Arc<RecipeCache>,
+    admission: Admission,
+}
+
+/// A database connection held by an admitted request.
+pub struct Db {
+    client: Object,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl std::ops::Deref for Db {
+    type Target = Object;
+
+    fn deref(&self) -> &Object {
+        &self.client
+    }
+}
+
+impl std::ops::DerefMut for Db {
+    fn deref_mut(&mut self) -> &mut Object {
+        &mut self.client
+    }
+}
+
+impl AppState {
+    /// State over `pool`, with an empty cache and admission following
+    /// [`CONCURRENCY_LIMIT`](tuning::CONCURRENCY_LIMIT). Needs a tokio runtime.
+    pub fn new(pool: Pool) -> Self {
+        AppState {
+            pool,
+            cache: Arc::new(RecipeCache::default()),
+            admission: Admission::following_knob(),
+        }
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// The recipe cache.
+    pub fn cache(&self) -> &RecipeCache {
+        &self.cache
+    }
+
+    /// Waits for admission, then for a connection.
+    pub async fn db(&self) -> Result<Db, AppError> {
+        let permit = self.admission.admit().await?;
+        let client = self.pool.get().await?;
+        Ok(Db {
+            client,
+            _permit: permit,
+        })
+    }
+
+    /// Waits for admission only (for CPU-bound work such as password hashing).
+    pub async fn admit(&self) -> Result<OwnedSemaphorePermit, AppError> {
+        self.admission.admit().await
+    }
+}
+
+/// The service's router: every route of the domain, and a JSON `404` for the rest.
+/// Merge `finch::export::router` into it to serve `/metrics` and `/finch/status`.
+pub fn app(state: AppState) -> Router {
+    routes::router().with_state(state)
+}

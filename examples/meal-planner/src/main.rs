@@ -1,0 +1,222 @@
+//! The meal-planner service, its load generator and the adaptation demo.
+//!
+//! ```text
+//! meal-planner serve [--addr 127.0.0.1:3000] [--database meal_planner] [--static]
+//! meal-planner load  --target http://127.0.0.1:3000 [--scenario FILE | --short]
+//! meal-planner demo  [--static] [--short] [--scenario FILE] [--out DIR]
+//! ```
+//! `DATABASE_URL` selects the PostgreSQL server (default: the local one).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use finch::export::{PrometheusExporter, router};
+use finch::postgres::{PgSignals, SessionSettings};
+use meal_planner::db::{self, DbSettings};
+use meal_planner::demo::{self, DemoOptions};
+use meal_planner::loadgen::client::{Client, Target};
+use meal_planner::loadgen::journey::World;
+use meal_planner::loadgen::scenario::Scenario;
+use meal_planner::loadgen::{self, Load};
+use meal_planner::tuning::{self, DEFAULT_POOL_SIZE};
+use meal_planner::{AppState, app};
+
+#[derive(Parser)]
+#[command(version, about = "A PostgreSQL meal-planning service tuned by finch")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API, /metrics and /finch/status.
+    Serve {
+        /// Where to listen (loopback by default).
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        addr: SocketAddr,
+        /// The service's database (created when missing).
+        #[arg(long, default_value = db::DEFAULT_DATABASE)]
+        database: String,
+        /// Keep every knob at its default (finch measures but never changes).
+        #[arg(long = "static")]
+        frozen: bool,
+    },
+    /// Drive a running service with a scenario (loopback targets only).
+    Load {
+        /// The service's URL.
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        target: String,
+        /// A scenario file (.toml or .json); default: the demo's.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// The short scenario.
+        #[arg(long, conflicts_with = "scenario")]
+        short: bool,
+    },
+    /// Run the adaptation demo and write its report.
+    Demo {
+        /// Without finch: every knob stays at its default.
+        #[arg(long = "static")]
+        frozen: bool,
+        /// The short scenario (under a minute), for tests and CI.
+        #[arg(long, conflicts_with = "scenario")]
+        short: bool,
+        /// A scenario file (.toml or .json).
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// Where to write report.json and the charts.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The loop's interval, which is also the progress window, in milliseconds
+        /// (default 2000; 1000 with --short).
+        #[arg(long)]
+        interval_ms: Option<u64>,
+    },
+}
+
+type BoxError = Box<dyn std::error::Error>;
+
+fn scenario(file: Option<PathBuf>, short: bool) -> Result<Scenario, BoxError> {
+    Ok(match (file, short) {
+        (Some(path), _) => Scenario::from_file(&path)?,
+        (None, true) => Scenario::short()?,
+        (None, false) => Scenario::demo()?,
+    })
+}
+
+async fn serve(addr: SocketAddr, database: String, frozen: bool) -> Result<(), BoxError> {
+    let settings = DbSettings::from_env(&database)?;
+    let sessions = SessionSettings::new();
+    let pool = db::connect(&settings, DEFAULT_POOL_SIZE as usize, &sessions).await?;
+    let database_knobs = tuning::database_knobs(&pool, &sessions).await?;
+    let exporter = PrometheusExporter::install()?;
+    let mut config = finch::Config::default()
+        .from_env()?
+        .signal(PgSignals::new(pool.clone()));
+    if frozen {
+        for k in finch::knobs() {
+            config = config.freeze(k.name());
+        }
+    }
+    let finch = finch::start(config)?;
+    let service = app(AppState::new(pool)).merge(router(&finch, exporter));
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    println!("meal-planner on http://{}", listener.local_addr()?);
+    axum::serve(listener, service)
+        .with_graceful_shutdown(async {
+            tokio::signal::ctrl_c().await.ok();
+        })
+        .await?;
+    finch.shutdown().await;
+    database_knobs.shutdown().await?;
+    Ok(())
+}
+
+async fn load(target: String, scenario: Scenario) -> Result<(), BoxError> {
+    let client = Client::new(Target::parse(&target)?);
+    if scenario.phases.iter().any(|p| p.db_delay_ms > 0.0) {
+        println!("note: db_delay_ms needs the proxy the demo runs; it is ignored here");
+    }
+    let run_id = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let world = Arc::new(World::new(run_id));
+    loadgen::setup(&client, &world, &scenario.setup, scenario.seed).await?;
+    let load = Load::start(client, world, scenario, None);
+    println!(
+        "{:>6} {:<22} {:>7} {:>7} {:>7} {:>9} {:>9} {:>9}",
+        "t(s)", "phase", "target", "sent/s", "errors", "p50(ms)", "p95(ms)", "p99(ms)"
+    );
+    let started = std::time::Instant::now();
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.tick().await;
+    while !load.is_finished() {
+        ticker.tick().await;
+        let Some(phase) = load.phase() else {
+            continue;
+        };
+        let w = load.recorder().take();
+        let q = |f: fn(&loadgen::stats::Quantiles) -> f64| {
+            w.latency
+                .as_ref()
+                .map_or("-".into(), |l| format!("{:.1}", f(l) * 1e3))
+        };
+        println!(
+            "{:6.0} {:<22} {:>7.0} {:>7.0} {:>7} {:>9} {:>9} {:>9}",
+            started.elapsed().as_secs_f64(),
+            phase.name,
+            phase.rate,
+            w.rate(),
+            w.errors,
+            q(|l| l.p50),
+            q(|l| l.p95),
+            q(|l| l.p99),
+        );
+    }
+    let totals = load.finish().await?;
+    println!(
+        "{} actions in {:.0}s, {} dropped{}",
+        totals.started,
+        totals.secs,
+        totals.dropped,
+        if totals.hit_max_requests {
+            " (stopped at max_requests)"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+async fn run(cli: Cli) -> Result<(), BoxError> {
+    match cli.command {
+        Command::Serve {
+            addr,
+            database,
+            frozen,
+        } => serve(addr, database, frozen).await,
+        Command::Load {
+            target,
+            scenario: file,
+            short,
+        } => load(target, scenario(file, short)?).await,
+        Command::Demo {
+            frozen,
+            short,
+            scenario: file,
+            out,
+            interval_ms,
+        } => {
+            let mode = if frozen { "static" } else { "finch" };
+            let interval_ms = interval_ms.unwrap_or(if short { 1000 } else { 2000 });
+            let summary = demo::run(DemoOptions {
+                adaptive: !frozen,
+                scenario: scenario(file, short)?,
+                out: out.unwrap_or_else(|| PathBuf::from(format!("meal-planner-report/{mode}"))),
+                interval: Duration::from_millis(interval_ms.max(100)),
+                database: "meal_planner_demo".into(),
+                verbose: true,
+            })
+            .await?;
+            println!();
+            println!("{summary}");
+            Ok(())
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

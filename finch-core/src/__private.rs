@@ -1,0 +1,27 @@
+//! What `#[knob]` and `#[slo]` generate code against. Not a public API.
+
+pub use inventory;
+
+pub use crate::knob::StaticKnob;
+
+/// The encoding of a `Duration` default, computed in a constant.
+pub const fn duration_bits(d: core::time::Duration) -> u64 {
+    let nanos = d.as_nanos();
+    if nanos > u64::MAX as u128 {
+        u64::MAX
+    } else {
+        nanos as u64
+    }
+}
+
+pub use crate::slo::{IsErrOther, IsErrResult, OutcomeOf, SloSpec, StaticSlo};
+
+pub use crate::knob::KnobSpec;
+
+/// Runs the body of a sync `#[slo]` function. Taking the closure as `FnOnce`
+/// lets the body move captured arguments out and return references derived
+/// from them (`fn get(&mut self) -> &mut T`).
+#[inline(always)]
+pub fn call_once<R>(body: impl FnOnce() -> R) -> R {
+    body()
+}

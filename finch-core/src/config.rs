@@ -1,0 +1,417 @@
+//! `finch::Config`: how the loop runs. A builder with sensible defaults and an
+//! environment-variable layer.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::knob::parse_duration;
+use crate::knowledge::{KnowledgeStore, MemoryStore};
+use crate::monitor::SignalSource;
+
+/// How the loop runs: its interval, what it may change, how carefully, how it
+/// learns, and where it keeps what it learns.
+///
+/// ```
+/// use std::time::Duration;
+/// use finch_core::Config;
+///
+/// let config = Config::default()
+///     .interval(Duration::from_millis(500))
+///     .freeze("app::LOG_LEVEL")
+///     .max_step(0.2)
+///     .cooldown(3)
+///     .seed(7);
+/// assert_eq!(config.get_interval(), Duration::from_millis(500));
+/// ```
+#[derive(Clone)]
+pub struct Config {
+    pub(crate) interval: Duration,
+    pub(crate) manual: bool,
+    pub(crate) knobs: Option<BTreeSet<String>>,
+    pub(crate) frozen: BTreeSet<String>,
+    pub(crate) slos: Option<BTreeSet<String>>,
+    pub(crate) max_step: f64,
+    pub(crate) explore_step: f64,
+    pub(crate) cooldown: u32,
+    pub(crate) margin: f64,
+    pub(crate) confirm: u32,
+    pub(crate) verify: u32,
+    pub(crate) min_calls: u64,
+    pub(crate) candidates: usize,
+    pub(crate) apply_timeout: Duration,
+    pub(crate) model: ModelConfig,
+    pub(crate) seed: u64,
+    pub(crate) store: Arc<dyn KnowledgeStore>,
+    pub(crate) signals: Vec<Arc<dyn SignalSource>>,
+    pub(crate) process_signals: bool,
+    pub(crate) instance: String,
+    pub(crate) journal_capacity: usize,
+    pub(crate) decision_history: usize,
+}
+
+/// How the loop learns its models.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelConfig {
+    /// Clean observations needed before the first training.
+    pub min_samples: usize,
+    /// Train again after this many new clean observations.
+    pub retrain_every: usize,
+    /// Observations kept for training (the most recent).
+    pub max_samples: usize,
+    /// Trees per forest.
+    pub trees: usize,
+    /// Share of the most recent observations held out to measure error.
+    pub holdout: f64,
+    /// The model is trusted once its holdout relative error is at most this.
+    pub trust_error: f64,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            min_samples: 24,
+            retrain_every: 8,
+            max_samples: 10_000,
+            trees: 40,
+            holdout: 0.2,
+            trust_error: 0.25,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            interval: Duration::from_secs(1),
+            manual: false,
+            knobs: None,
+            frozen: BTreeSet::new(),
+            slos: None,
+            max_step: 0.25,
+            explore_step: 0.125,
+            cooldown: 2,
+            margin: 0.1,
+            confirm: 2,
+            verify: 1,
+            min_calls: 20,
+            candidates: 1024,
+            apply_timeout: Duration::from_secs(5),
+            model: ModelConfig::default(),
+            seed: 0x5eed_f1c4,
+            store: Arc::new(MemoryStore::default()),
+            signals: Vec::new(),
+            process_signals: true,
+            instance: default_instance(),
+            journal_capacity: 100_000,
+            decision_history: 64,
+        }
+    }
+}
+
+fn default_instance() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".to_string());
+    format!("{host}-{}", std::process::id())
+}
+
+impl Config {
+    /// The interval between iterations, which is also the observation window
+    /// (default 1 s).
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// The configured interval.
+    pub fn get_interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// No timer: iterations run only on [`Handle::tick`](crate::Handle::tick), and
+    /// each window counts as one interval long. For tests and simulations.
+    pub fn manual(mut self) -> Self {
+        self.manual = true;
+        self
+    }
+
+    /// Restricts the loop to these knobs (default: every registered knob).
+    pub fn knobs<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.knobs = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Never changes this knob (it still enters the model as a feature).
+    pub fn freeze(mut self, name: impl Into<String>) -> Self {
+        self.frozen.insert(name.into());
+        self
+    }
+
+    /// Restricts the loop to these SLOs (default: every registered SLO).
+    pub fn slos<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.slos = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Largest move of one knob in one decision, as a share of its range
+    /// (the trust region; default 0.25).
+    pub fn max_step(mut self, share: f64) -> Self {
+        self.max_step = share;
+        self
+    }
+
+    /// Step of one exploratory move while the model is not yet trusted, as a
+    /// share of the knob's range (default 0.125; at least one valid step).
+    pub fn explore_step(mut self, share: f64) -> Self {
+        self.explore_step = share;
+        self
+    }
+
+    /// Intervals to wait after a change before lowering cost again (default 2).
+    pub fn cooldown(mut self, intervals: u32) -> Self {
+        self.cooldown = intervals;
+        self
+    }
+
+    /// Safety margin the planner keeps below each bound (default 0.1 = 10 %).
+    pub fn margin(mut self, share: f64) -> Self {
+        self.margin = share;
+        self
+    }
+
+    /// Consecutive windows that confirm a violation or a recovery (default 2;
+    /// a window more than 50 % over a bound confirms at once).
+    pub fn confirm(mut self, windows: u32) -> Self {
+        self.confirm = windows;
+        self
+    }
+
+    /// Windows observed after a change before it is judged (default 1).
+    pub fn verify(mut self, windows: u32) -> Self {
+        self.verify = windows;
+        self
+    }
+
+    /// Calls a window needs before its SLIs count (default 20).
+    pub fn min_calls(mut self, calls: u64) -> Self {
+        self.min_calls = calls;
+        self
+    }
+
+    /// Candidate configurations evaluated per decision (default 1024).
+    pub fn candidates(mut self, count: usize) -> Self {
+        self.candidates = count;
+        self
+    }
+
+    /// How long an applier may take before its change is rolled back (default 5 s).
+    pub fn apply_timeout(mut self, timeout: Duration) -> Self {
+        self.apply_timeout = timeout;
+        self
+    }
+
+    /// Model settings.
+    pub fn model(mut self, model: ModelConfig) -> Self {
+        self.model = model;
+        self
+    }
+
+    /// Seed of every random choice (candidate sampling, forests).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Where observations, decisions and models are kept (default: in memory).
+    pub fn store(mut self, store: impl KnowledgeStore) -> Self {
+        self.store = Arc::new(store);
+        self
+    }
+
+    /// Adds a source of signals (e.g. a database's statistics).
+    pub fn signal(mut self, source: impl SignalSource) -> Self {
+        self.signals.push(Arc::new(source));
+        self
+    }
+
+    /// Whether to sample process CPU, memory and runtime load (default true).
+    pub fn process_signals(mut self, enabled: bool) -> Self {
+        self.process_signals = enabled;
+        self
+    }
+
+    /// This instance's name in shared knowledge (default: host and pid).
+    pub fn instance(mut self, name: impl Into<String>) -> Self {
+        self.instance = name.into();
+        self
+    }
+
+    /// Records kept in memory while the store is unreachable (default 100 000);
+    /// beyond it the oldest are dropped and counted.
+    pub fn journal_capacity(mut self, records: usize) -> Self {
+        self.journal_capacity = records;
+        self
+    }
+
+    /// Overrides settings from `FINCH_*` environment variables:
+    /// `FINCH_INTERVAL` (`500ms`), `FINCH_SEED`, `FINCH_FROZEN` (comma-separated
+    /// knob names), `FINCH_KNOBS`, `FINCH_SLOS`, `FINCH_MAX_STEP`, `FINCH_MARGIN`,
+    /// `FINCH_COOLDOWN`, `FINCH_INSTANCE`.
+    pub fn from_env(self) -> Result<Self, Error> {
+        self.with_vars(|name| std::env::var(name).ok())
+    }
+
+    pub(crate) fn with_vars(mut self, var: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let bad = |name: &str, value: &str, expected: &str| {
+            Error::Config(format!("{name}={value:?} is not {expected}"))
+        };
+        let list = |v: String| -> BTreeSet<String> {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect()
+        };
+        if let Some(v) = var("FINCH_INTERVAL") {
+            self.interval = parse_duration(&v)
+                .ok_or_else(|| bad("FINCH_INTERVAL", &v, "a duration like 500ms"))?;
+        }
+        if let Some(v) = var("FINCH_SEED") {
+            self.seed = v.parse().map_err(|_| bad("FINCH_SEED", &v, "an integer"))?;
+        }
+        if let Some(v) = var("FINCH_FROZEN") {
+            self.frozen.extend(list(v));
+        }
+        if let Some(v) = var("FINCH_KNOBS") {
+            self.knobs = Some(list(v));
+        }
+        if let Some(v) = var("FINCH_SLOS") {
+            self.slos = Some(list(v));
+        }
+        if let Some(v) = var("FINCH_MAX_STEP") {
+            self.max_step = v
+                .parse()
+                .map_err(|_| bad("FINCH_MAX_STEP", &v, "a number"))?;
+        }
+        if let Some(v) = var("FINCH_MARGIN") {
+            self.margin = v.parse().map_err(|_| bad("FINCH_MARGIN", &v, "a number"))?;
+        }
+        if let Some(v) = var("FINCH_COOLDOWN") {
+            self.cooldown = v
+                .parse()
+                .map_err(|_| bad("FINCH_COOLDOWN", &v, "an integer"))?;
+        }
+        if let Some(v) = var("FINCH_INSTANCE") {
+            self.instance = v;
+        }
+        Ok(self)
+    }
+
+    /// Checks the settings are coherent; `finch::start` calls it.
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        let fail = |msg: String| Err(Error::Config(msg));
+        if self.interval < Duration::from_millis(10) {
+            return fail(format!(
+                "interval {:?} is too short; use at least 10ms (windows need calls to measure)",
+                self.interval
+            ));
+        }
+        if !(self.max_step > 0.0 && self.max_step <= 1.0) {
+            return fail(format!("max_step {} must be in (0, 1]", self.max_step));
+        }
+        if !(self.explore_step > 0.0 && self.explore_step <= self.max_step) {
+            return fail(format!(
+                "explore_step {} must be in (0, max_step = {}]",
+                self.explore_step, self.max_step
+            ));
+        }
+        if !(0.0..0.9).contains(&self.margin) {
+            return fail(format!("margin {} must be in [0, 0.9)", self.margin));
+        }
+        if self.confirm == 0 || self.verify == 0 {
+            return fail("confirm and verify need at least one window".into());
+        }
+        if self.candidates < 8 {
+            return fail(format!(
+                "candidates {} is too few; use at least 8",
+                self.candidates
+            ));
+        }
+        let m = &self.model;
+        if m.min_samples < 8 || m.retrain_every == 0 || m.trees == 0 {
+            return fail("model: min_samples >= 8, retrain_every >= 1 and trees >= 1".into());
+        }
+        if !(m.holdout > 0.0 && m.holdout < 0.5) {
+            return fail(format!("model holdout {} must be in (0, 0.5)", m.holdout));
+        }
+        if m.max_samples < m.min_samples {
+            return fail("model max_samples must be at least min_samples".into());
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("interval", &self.interval)
+            .field("manual", &self.manual)
+            .field("knobs", &self.knobs)
+            .field("frozen", &self.frozen)
+            .field("slos", &self.slos)
+            .field("max_step", &self.max_step)
+            .field("cooldown", &self.cooldown)
+            .field("margin", &self.margin)
+            .field("model", &self.model)
+            .field("seed", &self.seed)
+            .field("instance", &self.instance)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_layer_overrides_and_names_bad_values() {
+        let vars = |name: &str| match name {
+            "FINCH_INTERVAL" => Some("250ms".to_string()),
+            "FINCH_FROZEN" => Some("a, b,".to_string()),
+            "FINCH_SEED" => Some("42".to_string()),
+            _ => None,
+        };
+        let c = Config::default().with_vars(vars).unwrap();
+        assert_eq!(c.interval, Duration::from_millis(250));
+        assert_eq!(c.seed, 42);
+        assert_eq!(c.frozen.len(), 2);
+
+        let err = Config::default()
+            .with_vars(|n| (n == "FINCH_SEED").then(|| "many".to_string()))
+            .unwrap_err();
+        assert!(err.to_string().contains("FINCH_SEED"), "{err}");
+    }
+
+    #[test]
+    fn incoherent_settings_are_refused() {
+        assert!(Config::default().validate().is_ok());
+        assert!(
+            Config::default()
+                .interval(Duration::from_millis(1))
+                .validate()
+                .is_err()
+        );
+        assert!(Config::default().max_step(0.0).validate().is_err());
+        assert!(Config::default().margin(2.0).validate().is_err());
+        assert!(Config::default().explore_step(0.5).validate().is_err());
+    }
+}

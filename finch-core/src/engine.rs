@@ -1,0 +1,860 @@
+//! One iteration of the loop: Monitor → Analyze → verify the last change →
+//! Plan → Execute, with Knowledge recorded throughout and models retrained in
+//! the background.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use tokio::task::JoinHandle;
+
+use crate::analyze::{Analysis, Analyzer, Health};
+use crate::config::Config;
+use crate::execute::{Change, Decision, DecisionKind, DecisionOutcome, Executor};
+use crate::export;
+use crate::knob::KnobRef;
+use crate::knowledge::{Journal, ModelBlob, Record};
+use crate::monitor::{Monitor, Observation, SloSample, sli_key};
+use crate::plan::model::{self, Models, TrainError};
+use crate::plan::space::Space;
+use crate::plan::{Context, Goal, Intent, Planner, Verdict};
+use crate::slo::SloRef;
+use crate::status::{KnobStatus, ModelStatus, ObjectiveStatus, SliModelStatus, SloStatus, Status};
+
+/// What one iteration saw and did.
+#[derive(Clone, Debug, Serialize)]
+pub struct Tick {
+    /// The observation of the window that closed.
+    pub observation: Observation,
+    /// Each SLO's health after this window.
+    pub health: BTreeMap<String, Health>,
+    /// The change judged on this window, in its final state.
+    pub judged: Option<Decision>,
+    /// The change made after this window.
+    pub decision: Option<Decision>,
+}
+
+type Training = JoinHandle<(Result<Models, TrainError>, Duration)>;
+
+/// Windows of the configuration in force that anchor the model's predictions.
+const ANCHOR_WINDOWS: usize = 8;
+/// Save the model every this many trainings (and at shutdown).
+const SAVE_EVERY: u64 = 10;
+
+pub(crate) struct Engine {
+    cfg: Config,
+    slos: Vec<SloRef>,
+    goals: Vec<Goal>,
+    monitor: Monitor,
+    analyzer: Analyzer,
+    planner: Planner,
+    executor: Executor,
+    journal: Journal,
+    history: VecDeque<Observation>,
+    segment: (BTreeMap<String, f64>, VecDeque<BTreeMap<String, f64>>),
+    new_clean: usize,
+    training: Option<Training>,
+    trainings: u64,
+    model_error: Option<String>,
+    shared_cursor: u64,
+    decisions: VecDeque<Decision>,
+    next_decision: u64,
+    since_change: u64,
+    iterations: u64,
+    warmed: bool,
+    cpu: Duration,
+    status: Arc<Mutex<Status>>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Engine {
+    pub(crate) fn new(
+        cfg: Config,
+        knobs: Vec<KnobRef>,
+        slos: Vec<SloRef>,
+        status: Arc<Mutex<Status>>,
+    ) -> Self {
+        let frozen = cfg.frozen.clone();
+        let space = Space::new(&knobs, &|name| frozen.contains(name));
+        let goals = slos
+            .iter()
+            .flat_map(|s| {
+                s.objectives().iter().map(|o| Goal {
+                    key: sli_key(s.name(), o),
+                    objective: *o,
+                })
+            })
+            .collect();
+        let monitor = Monitor::new(
+            &slos,
+            cfg.signals.clone(),
+            cfg.process_signals,
+            cfg.min_calls,
+            space.current(),
+        );
+        Engine {
+            analyzer: Analyzer::new(slos.len(), cfg.confirm, cfg.margin),
+            planner: Planner::new(space, &cfg),
+            executor: Executor::new(cfg.apply_timeout, cfg.verify, cfg.margin),
+            journal: Journal::new(Arc::clone(&cfg.store), cfg.journal_capacity),
+            monitor,
+            goals,
+            slos,
+            history: VecDeque::new(),
+            segment: (BTreeMap::new(), VecDeque::new()),
+            new_clean: 0,
+            training: None,
+            trainings: 0,
+            model_error: None,
+            shared_cursor: 0,
+            decisions: VecDeque::new(),
+            next_decision: 1,
+            since_change: u64::MAX / 2,
+            iterations: 0,
+            warmed: false,
+            cpu: Duration::ZERO,
+            status,
+            cfg,
+        }
+    }
+
+    fn store_timeout(&self) -> Duration {
+        self.cfg
+            .interval
+            .clamp(Duration::from_millis(50), Duration::from_secs(2))
+    }
+
+    /// Loads what the store knows, so a restarted service starts warm.
+    async fn warm_start(&mut self) {
+        self.warmed = true;
+        let store = Arc::clone(self.journal.store());
+        let loaded = tokio::time::timeout(
+            self.store_timeout() * 5,
+            store.load(self.cfg.model.max_samples),
+        )
+        .await;
+        let knowledge = match loaded {
+            Ok(Ok(k)) => k,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "finch: knowledge could not be loaded; starting cold");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!("finch: knowledge store did not answer; starting cold");
+                return;
+            }
+        };
+        let own = self.cfg.instance.clone();
+        let last_seq = knowledge
+            .observations
+            .iter()
+            .filter(|o| o.instance == own)
+            .map(|o| o.seq)
+            .max()
+            .unwrap_or(0);
+        self.monitor.resume_after(last_seq);
+        self.history.extend(knowledge.observations);
+        for d in knowledge
+            .decisions
+            .into_iter()
+            .filter(|d| d.instance == own)
+        {
+            self.next_decision = self.next_decision.max(d.id + 1);
+            self.remember(d);
+        }
+        if let Some(blob) = knowledge.model {
+            match Models::from_bytes(&blob.bytes) {
+                Ok(m) => {
+                    if self.planner.set_models(Arc::new(m)) {
+                        tracing::info!(
+                            samples = self.history.len(),
+                            "finch: warm start from stored model"
+                        );
+                    } else {
+                        tracing::info!("finch: stored model describes other knobs; retraining");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "finch: stored model unreadable; retraining"),
+            }
+        }
+    }
+
+    /// Observations other instances shared since the last look.
+    async fn pull_shared(&mut self) {
+        let store = Arc::clone(self.journal.store());
+        let fetched = tokio::time::timeout(
+            self.store_timeout(),
+            store.shared_since(&self.cfg.instance, self.shared_cursor),
+        )
+        .await;
+        if let Ok(Ok((observations, cursor))) = fetched {
+            self.shared_cursor = cursor;
+            for o in observations {
+                if o.clean {
+                    self.new_clean += 1;
+                }
+                self.push_history(o);
+            }
+        }
+    }
+
+    /// Keeps the SLIs of the windows measured under the configuration in force.
+    fn track_segment(&mut self, obs: &Observation) {
+        if !obs.clean || self.segment.0 != obs.knobs {
+            self.segment = (obs.knobs.clone(), VecDeque::new());
+        }
+        if obs.clean {
+            self.segment.1.push_back(obs.slis.clone());
+            if self.segment.1.len() > ANCHOR_WINDOWS {
+                self.segment.1.pop_front();
+            }
+        }
+    }
+
+    /// The mean of each SLI over the recent windows under the configuration in force.
+    fn anchor(&self) -> (BTreeMap<String, f64>, usize) {
+        let windows = &self.segment.1;
+        let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+        for w in windows {
+            for (k, v) in w {
+                let e = sums.entry(k.clone()).or_insert((0.0, 0));
+                e.0 += v;
+                e.1 += 1;
+            }
+        }
+        let mean = sums
+            .into_iter()
+            .map(|(k, (s, n))| (k, s / n as f64))
+            .collect();
+        (mean, windows.len())
+    }
+
+    fn push_history(&mut self, o: Observation) {
+        self.history.push_back(o);
+        while self.history.len() > self.cfg.model.max_samples {
+            self.history.pop_front();
+        }
+    }
+
+    fn remember(&mut self, d: Decision) {
+        match self.decisions.iter_mut().find(|x| x.id == d.id) {
+            Some(slot) => *slot = d,
+            None => self.decisions.push_back(d),
+        }
+        while self.decisions.len() > self.cfg.decision_history {
+            self.decisions.pop_front();
+        }
+    }
+
+    fn log_decision(&mut self, d: &Decision) {
+        if !matches!(d.outcome, DecisionOutcome::Pending) {
+            metrics::counter!(
+                "finch_decisions_total",
+                "kind" => kind_label(d.kind),
+                "outcome" => d.outcome_label()
+            )
+            .increment(1);
+        }
+        self.journal.push(Record::Decision(d.clone()));
+        self.remember(d.clone());
+    }
+
+    fn positions(&self) -> BTreeMap<String, f64> {
+        self.planner
+            .space
+            .dims
+            .iter()
+            .map(|d| (d.name().to_string(), d.position(d.knob.erased().bits())))
+            .collect()
+    }
+
+    fn new_decision(
+        &mut self,
+        obs: &Observation,
+        kind: DecisionKind,
+        before: &[u64],
+        after: &[u64],
+        reason: String,
+    ) -> Decision {
+        let space = &self.planner.space;
+        let changes = space
+            .dims
+            .iter()
+            .zip(before.iter().zip(after))
+            .filter(|(_, (b, a))| b != a)
+            .map(|(d, (&b, &a))| Change {
+                knob: d.name().to_string(),
+                from: d.knob.erased().value_of(b).to_string(),
+                to: d.knob.erased().value_of(a).to_string(),
+            })
+            .collect();
+        let id = self.next_decision;
+        self.next_decision += 1;
+        Decision {
+            id,
+            instance: self.cfg.instance.clone(),
+            window: obs.seq,
+            at_ms: now_ms(),
+            kind,
+            changes,
+            reason,
+            measured_before: obs.slis.clone(),
+            predicted_before: BTreeMap::new(),
+            predicted_after: BTreeMap::new(),
+            cost_before: space.cost(before),
+            cost_after: space.cost(after),
+            outcome: DecisionOutcome::Pending,
+        }
+    }
+
+    /// Runs one iteration.
+    pub(crate) async fn tick(&mut self) -> Tick {
+        let started = Instant::now();
+        if !self.warmed {
+            self.warm_start().await;
+        }
+        self.collect_training(false).await;
+        self.pull_shared().await;
+
+        let nominal = self.cfg.manual.then_some(self.cfg.interval);
+        let knobs = self.positions();
+        let bits = self.planner.space.current();
+        let (obs, samples) = self
+            .monitor
+            .observe(
+                nominal,
+                self.store_timeout(),
+                knobs,
+                bits,
+                &self.cfg.instance,
+            )
+            .await;
+
+        let (analysis, cpu) = on_cpu(|| self.analyzer.analyze(&obs, &samples));
+        self.cpu += cpu;
+        self.planner.observe_rate(obs.total_rate());
+        if let Some(shift) = &analysis.shift {
+            self.planner.on_shift(shift.mix_changed());
+        }
+        self.track_segment(&obs);
+        self.journal.push(Record::Observation(obs.clone()));
+        // A window counts for training when it measured any SLI: an SLO
+        // called too rarely must not keep the others' models from learning.
+        if obs.clean && !obs.slis.is_empty() {
+            self.new_clean += 1;
+        }
+        self.push_history(obs.clone());
+
+        let mut changed = false;
+        let mut judged = None;
+        let mut decision = None;
+
+        if let Some(p) = self.executor.pending()
+            && self.planner.space.current() != p.after
+            && let Some(p) = self.executor.abandon()
+        {
+            let mut d = p.decision;
+            d.outcome = DecisionOutcome::Kept {
+                note: "superseded by a change made outside the loop".into(),
+            };
+            self.log_decision(&d);
+            judged = Some(d);
+        }
+        if let Some(j) = self.executor.verify(&analysis) {
+            let p = j.pending;
+            self.planner
+                .feedback(&p.after, p.intent, p.probe, j.verdict);
+            let mut d = p.decision;
+            d.outcome = if j.rollback {
+                DecisionOutcome::RolledBack {
+                    reason: j.note.clone(),
+                }
+            } else {
+                DecisionOutcome::Kept {
+                    note: j.note.clone(),
+                }
+            };
+            self.log_decision(&d);
+            if j.rollback {
+                let current = self.planner.space.current();
+                let reason = format!("undoing decision {}: {}", d.id, j.note);
+                let mut back =
+                    self.new_decision(&obs, DecisionKind::Rollback, &current, &p.before, reason);
+                back.outcome = match self.executor.apply(&self.planner.space, &p.before).await {
+                    Ok(_) => DecisionOutcome::Kept {
+                        note: "previous configuration restored".into(),
+                    },
+                    Err(e) => DecisionOutcome::ApplyFailed { reason: e },
+                };
+                self.log_decision(&back);
+                decision = Some(back);
+                changed = true;
+            }
+            judged = Some(d);
+        }
+
+        if !changed && self.executor.pending().is_none() {
+            let ctx = Context {
+                obs: &obs,
+                analysis: &analysis,
+                goals: &self.goals,
+                since_change: self.since_change,
+                anchor: self.anchor(),
+            };
+            let (proposal, cpu) = on_cpu(|| self.planner.plan(&ctx));
+            self.cpu += cpu;
+            if let Some(p) = proposal {
+                let before = self.planner.space.current();
+                let mut d = self.new_decision(&obs, p.kind, &before, &p.target, p.reason);
+                d.predicted_before = p.predicted_before;
+                d.predicted_after = p.predicted_after;
+                match self.executor.apply(&self.planner.space, &p.target).await {
+                    Ok(_) => {
+                        self.log_decision(&d);
+                        if p.intent == Intent::Fix || d.cost_after > d.cost_before {
+                            self.planner.add_floor(&before);
+                        }
+                        let margin = analysis.worst_margin().unwrap_or(0.0);
+                        self.executor
+                            .track(d.clone(), before, p.target, p.intent, p.probe, margin);
+                        changed = true;
+                    }
+                    Err(e) => {
+                        d.outcome = DecisionOutcome::ApplyFailed { reason: e };
+                        self.log_decision(&d);
+                        self.planner
+                            .feedback(&p.target, p.intent, p.probe, Verdict::Regressed);
+                    }
+                }
+                decision = Some(d);
+            }
+        }
+        self.since_change = if changed {
+            0
+        } else {
+            self.since_change.saturating_add(1)
+        };
+        self.monitor.start_window(self.planner.space.current());
+
+        self.maybe_train().await;
+        self.journal.flush(self.store_timeout()).await;
+        self.iterations += 1;
+
+        let elapsed = started.elapsed();
+        metrics::histogram!("finch_loop_duration_seconds").record(elapsed.as_secs_f64());
+        self.publish_status(&samples, &analysis, elapsed);
+        Tick {
+            health: self
+                .slos
+                .iter()
+                .zip(&analysis.slos)
+                .map(|(s, a)| (s.name().to_string(), a.health))
+                .collect(),
+            observation: obs,
+            judged,
+            decision,
+        }
+    }
+
+    /// Installs a finished training's models; with `wait`, waits for it.
+    async fn collect_training(&mut self, wait: bool) {
+        let finished = self.training.as_ref().is_some_and(JoinHandle::is_finished);
+        if !(finished || wait) {
+            return;
+        }
+        let Some(handle) = self.training.take() else {
+            return;
+        };
+        match handle.await {
+            Ok((Ok(models), cpu)) => {
+                self.cpu += cpu;
+                self.trainings += 1;
+                self.model_error = None;
+                for m in &models.slis {
+                    metrics::gauge!("finch_model_error", "sli" => m.key.clone())
+                        .set(m.holdout_error);
+                }
+                metrics::gauge!("finch_model_samples").set(models.samples as f64);
+                let models = Arc::new(models);
+                if self.planner.set_models(Arc::clone(&models)) && self.trainings % SAVE_EVERY == 1
+                {
+                    self.save_model(&models).await;
+                }
+            }
+            Ok((Err(e), cpu)) => {
+                self.cpu += cpu;
+                self.model_error = Some(e.to_string());
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "finch: training failed; keeping the previous model");
+                self.model_error = Some(format!("training failed: {e}"));
+            }
+        }
+    }
+
+    async fn save_model(&self, models: &Models) {
+        match models.to_bytes() {
+            Ok(bytes) => {
+                let blob = ModelBlob {
+                    instance: self.cfg.instance.clone(),
+                    at_ms: now_ms(),
+                    bytes,
+                };
+                let store = Arc::clone(self.journal.store());
+                match tokio::time::timeout(self.store_timeout() * 5, store.save_model(blob)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, "finch: model not saved"),
+                    Err(_) => tracing::warn!("finch: model not saved (store timed out)"),
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "finch: model not serializable"),
+        }
+    }
+
+    /// Starts a training on a blocking thread when enough new clean windows came
+    /// in; in manual mode waits for it, so runs are reproducible.
+    async fn maybe_train(&mut self) {
+        let m = &self.cfg.model;
+        let due = if self.planner.models().is_some() {
+            self.new_clean >= m.retrain_every
+        } else {
+            self.new_clean > 0
+        };
+        if self.training.is_some() || !due {
+            return;
+        }
+        let set = self.planner.training_set(self.history.iter(), &self.goals);
+        if set.rows.len() < m.min_samples {
+            return;
+        }
+        self.new_clean = 0;
+        let cfg = m.clone();
+        let seed = self.cfg.seed.wrapping_add(self.trainings);
+        #[cfg(test)]
+        let fault = tests::injected(&self.cfg.instance);
+        self.training = Some(tokio::task::spawn_blocking(move || {
+            #[cfg(test)]
+            if let Some(fault) = fault {
+                return fault.strike();
+            }
+            on_cpu(|| model::train(&set, &cfg, seed))
+        }));
+        if self.cfg.manual {
+            self.collect_training(true).await;
+        }
+    }
+
+    fn publish_status(&self, samples: &[SloSample], analysis: &Analysis, elapsed: Duration) {
+        let space = &self.planner.space;
+        let current = space.current();
+        let models = self.planner.models();
+        let model = ModelStatus {
+            trained: models.is_some(),
+            trusted: self.planner.trusted().is_some(),
+            samples: models.map_or(0, |m| m.samples),
+            available: self.history.iter().filter(|o| o.clean).count(),
+            training_secs: models.map_or(0.0, |m| m.train_secs),
+            trainings: self.trainings,
+            slis: models
+                .map(|m| {
+                    m.slis
+                        .iter()
+                        .map(|s| SliModelStatus {
+                            sli: s.key.clone(),
+                            family: s.family,
+                            holdout_error: s.holdout_error,
+                            samples: s.samples,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            last_error: self.model_error.clone(),
+        };
+        let slos = samples
+            .iter()
+            .zip(&analysis.slos)
+            .map(|(s, a)| SloStatus {
+                name: s.slo.name().to_string(),
+                health: a.health,
+                rate: s.window.started as f64 / s.window.length.as_secs_f64().max(1e-9),
+                calls: s.window.calls,
+                errors: s.window.errors,
+                in_flight: s.window.in_flight,
+                objectives: s
+                    .slo
+                    .objectives()
+                    .iter()
+                    .zip(&s.slis)
+                    .zip(&a.margins)
+                    .map(|((o, sli), margin)| ObjectiveStatus {
+                        objective: *o,
+                        display: o.to_string(),
+                        sli: *sli,
+                        margin: *margin,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let status = Status {
+            instance: self.cfg.instance.clone(),
+            running: true,
+            iterations: self.iterations,
+            cost: space.cost(&current),
+            max_cost: space.max_cost(),
+            knobs: space
+                .dims
+                .iter()
+                .map(|d| KnobStatus {
+                    info: d.knob.info(),
+                    frozen: self.cfg.frozen.contains(d.name()),
+                })
+                .collect(),
+            slos,
+            model,
+            decisions: self.decisions.iter().cloned().collect(),
+            knowledge: self.journal.status(),
+            last_iteration_secs: elapsed.as_secs_f64(),
+            cpu_secs: self.cpu.as_secs_f64(),
+        };
+        export::record(&status);
+        *self.status.lock().unwrap_or_else(|p| p.into_inner()) = status;
+    }
+
+    /// An operator pinned (`Some`) or unpinned (`None`) a knob.
+    pub(crate) async fn operator(
+        &mut self,
+        name: &str,
+        value: Option<&str>,
+    ) -> Result<Decision, crate::Error> {
+        let index = self
+            .planner
+            .space
+            .dims
+            .iter()
+            .position(|d| d.name() == name)
+            .ok_or_else(|| crate::KnobError::Unknown {
+                knob: name.to_string(),
+            })?;
+        let knob = self.planner.space.dims[index].knob.clone();
+        let before = self.planner.space.current();
+        let mut after = before.clone();
+        let reason = match value {
+            Some(text) => {
+                after[index] = knob.erased().parse(text)?;
+                format!(
+                    "operator pinned `{name}` to {}",
+                    knob.erased().value_of(after[index])
+                )
+            }
+            None => format!("operator unpinned `{name}`"),
+        };
+        let obs = self.history.back().cloned().unwrap_or_else(|| Observation {
+            instance: self.cfg.instance.clone(),
+            seq: 0,
+            at_ms: now_ms(),
+            length_secs: 0.0,
+            generation: 0,
+            clean: false,
+            knobs: BTreeMap::new(),
+            workload: BTreeMap::new(),
+            signals: BTreeMap::new(),
+            slis: BTreeMap::new(),
+        });
+        let mut d = self.new_decision(&obs, DecisionKind::Operator, &before, &after, reason);
+        if let Some(p) = self.executor.abandon() {
+            let mut old = p.decision;
+            old.outcome = DecisionOutcome::Kept {
+                note: "superseded by an operator change".into(),
+            };
+            self.log_decision(&old);
+        }
+        knob.erased().set_pinned(value.is_some());
+        d.outcome = match self.executor.apply(&self.planner.space, &after).await {
+            Ok(_) => DecisionOutcome::Kept {
+                note: "applied".into(),
+            },
+            Err(e) => {
+                knob.erased().set_pinned(false);
+                DecisionOutcome::ApplyFailed { reason: e }
+            }
+        };
+        self.since_change = 0;
+        self.monitor.start_window(self.planner.space.current());
+        self.log_decision(&d);
+        Ok(d)
+    }
+
+    /// Flushes knowledge and saves the model.
+    pub(crate) async fn finish(&mut self) {
+        self.collect_training(true).await;
+        if let Some(m) = self.planner.models().cloned() {
+            self.save_model(&m).await;
+        }
+        self.journal.flush(Duration::from_secs(5)).await;
+        let store = Arc::clone(self.journal.store());
+        if let Ok(Err(e)) = tokio::time::timeout(Duration::from_secs(5), store.flush()).await {
+            tracing::warn!(error = %e, "finch: knowledge not flushed");
+        }
+        let pending = self.journal.status().pending;
+        if pending > 0 {
+            tracing::warn!(
+                pending,
+                "finch: knowledge records could not be written before shutdown"
+            );
+        }
+        self.status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .running = false;
+    }
+
+    pub(crate) fn managed_knobs(&self) -> Vec<String> {
+        self.planner
+            .space
+            .dims
+            .iter()
+            .map(|d| d.name().to_string())
+            .collect()
+    }
+}
+
+/// Runs `f` and measures the CPU time this thread spent in it.
+fn on_cpu<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let start = cpu_time::ThreadTime::now();
+    let out = f();
+    (out, start.elapsed())
+}
+
+fn kind_label(kind: DecisionKind) -> &'static str {
+    match kind {
+        DecisionKind::Explore => "explore",
+        DecisionKind::Exploit => "exploit",
+        DecisionKind::Rollback => "rollback",
+        DecisionKind::Operator => "operator",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::{KnobBuilder, Outcome, SloBuilder};
+
+    /// A failure injected into the trainings of one loop instance.
+    #[derive(Clone, Copy, Debug)]
+    pub(super) enum Fault {
+        Panic,
+        Fail,
+    }
+
+    impl Fault {
+        pub(super) fn strike(self) -> (Result<Models, TrainError>, Duration) {
+            match self {
+                Fault::Panic => panic!("injected training panic"),
+                Fault::Fail => (
+                    Err(TrainError::Fit("injected training failure".into())),
+                    Duration::ZERO,
+                ),
+            }
+        }
+    }
+
+    static FAULTS: Mutex<Option<HashMap<String, Fault>>> = Mutex::new(None);
+
+    pub(super) fn injected(instance: &str) -> Option<Fault> {
+        FAULTS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .and_then(|m| m.get(instance).copied())
+    }
+
+    fn inject(instance: &str, fault: Option<Fault>) {
+        let mut faults = FAULTS.lock().unwrap_or_else(|p| p.into_inner());
+        let map = faults.get_or_insert_with(HashMap::new);
+        match fault {
+            Some(f) => map.insert(instance.to_string(), f),
+            None => map.remove(instance),
+        };
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_panicking_or_failing_training_leaves_the_loop_on_the_previous_model() {
+        let workers = KnobBuilder::new("engine.faults.workers", 4u32)
+            .bounds(1, 16)
+            .cost(1.0)
+            .register()
+            .unwrap();
+        let slo = SloBuilder::new("engine.faults.api")
+            .p99(Duration::from_millis(50))
+            .register()
+            .unwrap();
+        let instance = "engine-faults";
+        let finch = crate::start(
+            Config::default()
+                .manual()
+                .instance(instance)
+                .knobs(["engine.faults.workers"])
+                .slos(["engine.faults.api"])
+                .process_signals(false),
+        )
+        .unwrap();
+        let window = |i: u64| {
+            let base = 20_000 / u64::from(workers.get());
+            for k in 0..100 {
+                slo.record(
+                    Duration::from_micros(base + (k * 37 + i * 11) % 500),
+                    Outcome::Ok,
+                );
+            }
+        };
+        let mut i = 0;
+        while finch.status().model.trainings == 0 {
+            window(i);
+            finch.tick().await.unwrap();
+            i += 1;
+            assert!(i < 200, "the model never trained");
+        }
+        let trained = finch.status().model;
+        assert!(trained.trained && trained.last_error.is_none());
+
+        for (fault, says) in [
+            (Fault::Panic, "injected training panic"),
+            (Fault::Fail, "injected training failure"),
+        ] {
+            inject(instance, Some(fault));
+            for _ in 0..20 {
+                window(i);
+                finch.tick().await.unwrap();
+                i += 1;
+            }
+            let model = finch.status().model;
+            assert_eq!(model.trainings, trained.trainings, "no training succeeded");
+            assert!(model.trained, "the previous model stays in use");
+            assert_eq!(model.samples, trained.samples);
+            let error = model.last_error.unwrap_or_default();
+            assert!(error.contains(says), "{fault:?} is reported: {error}");
+            assert!((1..=16).contains(&workers.get()));
+        }
+
+        inject(instance, None);
+        for _ in 0..10 {
+            window(i);
+            finch.tick().await.unwrap();
+            i += 1;
+        }
+        let model = finch.status().model;
+        assert!(model.trainings > trained.trainings, "training resumes");
+        assert!(model.last_error.is_none());
+        finch.shutdown().await;
+    }
+}

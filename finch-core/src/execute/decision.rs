@@ -1,0 +1,98 @@
+//! The decision log: every change finch makes, with its reason, its predictions
+//! and how it turned out.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a decision was made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionKind {
+    /// A small, safe step while the model is not yet trusted.
+    Explore,
+    /// The model's choice: the cheapest configuration predicted to meet every
+    /// objective with margin, or the least violating one.
+    Exploit,
+    /// An earlier change undone (its applier failed, or it made things worse).
+    Rollback,
+    /// An operator pinned or unpinned a knob.
+    Operator,
+}
+
+/// How a decision turned out.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionOutcome {
+    /// Applied; being verified on the following windows.
+    Pending,
+    /// Verified and kept.
+    Kept {
+        /// What verification saw.
+        note: String,
+    },
+    /// Undone because it made objectives worse or had no effect.
+    RolledBack {
+        /// Why.
+        reason: String,
+    },
+    /// An applier failed or timed out; the change was undone at once.
+    ApplyFailed {
+        /// The applier's error.
+        reason: String,
+    },
+}
+
+/// One knob's change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// The knob.
+    pub knob: String,
+    /// Value before, as text.
+    pub from: String,
+    /// Value after, as text.
+    pub to: String,
+}
+
+/// One decision of the loop: what changed, why, and what it expected.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    /// Number, increasing within an instance.
+    pub id: u64,
+    /// The instance that made it.
+    pub instance: String,
+    /// The window after which it was made.
+    pub window: u64,
+    /// When, in milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// Why it was made.
+    pub kind: DecisionKind,
+    /// The knob changes.
+    pub changes: Vec<Change>,
+    /// In words: what was seen and why this configuration was chosen.
+    pub reason: String,
+    /// SLIs measured on the window before the change.
+    pub measured_before: BTreeMap<String, f64>,
+    /// SLIs the model predicted for the old configuration (empty without a model).
+    pub predicted_before: BTreeMap<String, f64>,
+    /// SLIs the model predicted for the new configuration (empty without a model).
+    pub predicted_after: BTreeMap<String, f64>,
+    /// Cost of the old configuration.
+    pub cost_before: f64,
+    /// Cost of the new configuration.
+    pub cost_after: f64,
+    /// How it turned out.
+    pub outcome: DecisionOutcome,
+}
+
+impl Decision {
+    /// A label for metrics: `pending`, `kept`, `rolled_back`, `apply_failed`.
+    pub fn outcome_label(&self) -> &'static str {
+        match self.outcome {
+            DecisionOutcome::Pending => "pending",
+            DecisionOutcome::Kept { .. } => "kept",
+            DecisionOutcome::RolledBack { .. } => "rolled_back",
+            DecisionOutcome::ApplyFailed { .. } => "apply_failed",
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! `finch::start` and the [`Handle`] that controls the running loop.
+
+use std::collections::BTreeSet;
+#[cfg(feature = "prometheus")]
+use std::sync::Weak;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{Mutex as AsyncMutex, Notify};
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+
+use crate::config::Config;
+use crate::engine::{Engine, Tick};
+use crate::error::Error;
+use crate::execute::Decision;
+use crate::knob::{self, KnobRef};
+use crate::slo::{self, SloRef};
+use crate::status::Status;
+
+/// Knobs managed by a running loop; a knob has at most one manager.
+static CLAIMED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+struct Shared {
+    engine: AsyncMutex<Engine>,
+    status: Arc<Mutex<Status>>,
+    stop: Notify,
+    claimed: Vec<String>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        let mut claimed = CLAIMED.lock().unwrap_or_else(|p| p.into_inner());
+        for k in &self.claimed {
+            claimed.remove(k);
+        }
+    }
+}
+
+/// Controls a running loop: status, manual iterations, operator pins, shutdown.
+///
+/// Keep it alive for as long as the loop should run: dropping it stops the loop
+/// (without flushing knowledge; call [`shutdown`](Self::shutdown) for that).
+pub struct Handle {
+    shared: Arc<Shared>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// Starts the MAPE-K loop on the current tokio runtime.
+///
+/// Fails with a clear error outside a tokio runtime, on an invalid configuration,
+/// on an invalid `#[knob]` or `#[slo]` declaration, when `Config::knobs`,
+/// `Config::freeze` or `Config::slos` name something that is not registered, or
+/// when another running loop already manages one of the knobs.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), finch_core::Error> {
+/// use std::time::Duration;
+/// use finch_core::{Config, KnobBuilder, SloBuilder};
+///
+/// KnobBuilder::new("doc.start.workers", 4u32).bounds(1, 32).cost(1.0).register()?;
+/// SloBuilder::new("doc.start.api").p99(Duration::from_millis(50)).register()?;
+/// let finch = finch_core::start(
+///     Config::default()
+///         .knobs(["doc.start.workers"])
+///         .slos(["doc.start.api"])
+///         .manual(),
+/// )?;
+/// let tick = finch.tick().await?;
+/// assert_eq!(tick.observation.seq, 1);
+/// finch.shutdown().await;
+/// # Ok(())
+/// # }
+/// ```
+pub fn start(config: Config) -> Result<Handle, Error> {
+    let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
+    config.validate()?;
+    if let Some(e) = knob::problems().into_iter().next() {
+        return Err(e.into());
+    }
+    if let Some(e) = slo::problems().into_iter().next() {
+        return Err(e.into());
+    }
+    let knobs = select(
+        knob::knobs(),
+        config.knobs.as_ref(),
+        KnobRef::name,
+        "Config::knobs",
+    )?;
+    for f in &config.frozen {
+        if !knobs.iter().any(|k| k.name() == f) {
+            return Err(Error::Config(format!(
+                "Config::freeze names `{f}`, which is not a managed knob; `finch::knobs()` lists them"
+            )));
+        }
+    }
+    let slos = select(
+        slo::slos(),
+        config.slos.as_ref(),
+        |s: &SloRef| s.name(),
+        "Config::slos",
+    )?;
+
+    let claimed: Vec<String> = knobs.iter().map(|k| k.name().to_string()).collect();
+    {
+        let mut all = CLAIMED.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(taken) = claimed.iter().find(|k| all.contains(*k)) {
+            return Err(Error::KnobTaken {
+                knob: taken.clone(),
+            });
+        }
+        all.extend(claimed.iter().cloned());
+    }
+
+    let status = Arc::new(Mutex::new(Status {
+        instance: config.instance.clone(),
+        running: true,
+        ..Status::default()
+    }));
+    crate::export::describe();
+    let interval = config.interval;
+    let manual = config.manual;
+    let engine = Engine::new(config, knobs, slos, Arc::clone(&status));
+    let shared = Arc::new(Shared {
+        engine: AsyncMutex::new(engine),
+        status,
+        stop: Notify::new(),
+        claimed,
+    });
+    let task = (!manual).then(|| {
+        let shared = Arc::clone(&shared);
+        runtime.spawn(async move {
+            let mut timer =
+                tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+            timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = timer.tick() => {
+                        shared.engine.lock().await.tick().await;
+                    }
+                    () = shared.stop.notified() => break,
+                }
+            }
+        })
+    });
+    Ok(Handle { shared, task })
+}
+
+fn select<T: Clone>(
+    all: Vec<T>,
+    wanted: Option<&BTreeSet<String>>,
+    name: impl Fn(&T) -> &str,
+    setting: &str,
+) -> Result<Vec<T>, Error> {
+    let Some(wanted) = wanted else {
+        return Ok(all);
+    };
+    for w in wanted {
+        if !all.iter().any(|t| name(t) == w) {
+            return Err(Error::Config(format!(
+                "{setting} names `{w}`, which is not registered (is the crate declaring it linked?)"
+            )));
+        }
+    }
+    Ok(all
+        .into_iter()
+        .filter(|t| wanted.contains(name(t)))
+        .collect())
+}
+
+impl Shared {
+    fn status(&self) -> Status {
+        let mut status = self
+            .status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for k in &mut status.knobs {
+            if let Some(live) = knob::knob_by_name(&k.info.name) {
+                k.info = live.info();
+            }
+        }
+        status
+    }
+
+    fn running(&self) -> bool {
+        self.status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .running
+    }
+
+    async fn operator(&self, knob: &str, value: Option<&str>) -> Result<Decision, Error> {
+        if !self.running() {
+            return Err(Error::Stopped);
+        }
+        self.engine.lock().await.operator(knob, value).await
+    }
+}
+
+/// A weak, cloneable view of a loop for routes and exporters: it does not keep
+/// the loop alive.
+#[cfg(feature = "prometheus")]
+#[derive(Clone)]
+pub(crate) struct Remote {
+    shared: Weak<Shared>,
+}
+
+#[cfg(feature = "prometheus")]
+impl Remote {
+    pub(crate) fn status(&self) -> Status {
+        match self.shared.upgrade() {
+            Some(shared) => shared.status(),
+            None => Status {
+                running: false,
+                ..Status::default()
+            },
+        }
+    }
+
+    pub(crate) async fn pin(&self, knob: &str, value: &str) -> Result<Decision, Error> {
+        let shared = self.shared.upgrade().ok_or(Error::Stopped)?;
+        shared.operator(knob, Some(value)).await
+    }
+
+    pub(crate) async fn unpin(&self, knob: &str) -> Result<Decision, Error> {
+        let shared = self.shared.upgrade().ok_or(Error::Stopped)?;
+        shared.operator(knob, None).await
+    }
+}
+
+impl Handle {
+    /// A snapshot of the loop: knobs, SLOs with the last window's SLIs, the
+    /// model and its holdout error, recent decisions with their reasons.
+    pub fn status(&self) -> Status {
+        self.shared.status()
+    }
+
+    /// Runs one iteration now (the only way iterations run with
+    /// [`Config::manual`]).
+    pub async fn tick(&self) -> Result<Tick, Error> {
+        if self.shared.running() {
+            Ok(self.shared.engine.lock().await.tick().await)
+        } else {
+            Err(Error::Stopped)
+        }
+    }
+
+    /// Pins a managed knob to a value (parsed as [`KnobRef::set_from_str`] does);
+    /// the loop leaves it alone until [`unpin`](Self::unpin). Runs the knob's
+    /// applier and logs an operator decision.
+    pub async fn pin(&self, knob: &str, value: &str) -> Result<Decision, Error> {
+        self.shared.operator(knob, Some(value)).await
+    }
+
+    /// Hands a pinned knob back to the loop.
+    pub async fn unpin(&self, knob: &str) -> Result<Decision, Error> {
+        self.shared.operator(knob, None).await
+    }
+
+    /// Names of the knobs this loop manages.
+    pub async fn managed_knobs(&self) -> Vec<String> {
+        self.shared.engine.lock().await.managed_knobs()
+    }
+
+    #[cfg(feature = "prometheus")]
+    pub(crate) fn remote(&self) -> Remote {
+        Remote {
+            shared: Arc::downgrade(&self.shared),
+        }
+    }
+
+    /// Stops the loop, writes pending knowledge and saves the model.
+    pub async fn shutdown(mut self) {
+        self.shared.stop.notify_one();
+        if let Some(task) = self.task.take()
+            && let Err(e) = task.await
+        {
+            tracing::error!(error = %e, "finch: the loop task ended abnormally");
+        }
+        self.shared.engine.lock().await.finish().await;
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.stop.notify_one();
+    }
+}

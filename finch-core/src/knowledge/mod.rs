@@ -1,0 +1,104 @@
+//! Knowledge: observations, decisions and models, behind a small
+//! [`KnowledgeStore`] trait. In memory by default; [`FileStore`] survives
+//! restarts; finch-postgres shares one store among replicas.
+//!
+//! The loop never waits on a store for long and never loses a record to a
+//! failing one: records queue in a bounded in-memory journal and are written
+//! when the store accepts them; beyond the bound the oldest are dropped and
+//! counted.
+
+mod file;
+mod journal;
+mod memory;
+
+use serde::{Deserialize, Serialize};
+
+pub use file::FileStore;
+pub(crate) use journal::Journal;
+pub use journal::JournalStatus;
+pub use memory::MemoryStore;
+
+use crate::error::StoreError;
+use crate::execute::Decision;
+use crate::monitor::Observation;
+use crate::util::BoxFuture;
+
+/// One entry of the knowledge log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Record {
+    /// A window's observation.
+    Observation(Observation),
+    /// A decision, or a later state of it (same `id`: the last one counts).
+    Decision(Decision),
+}
+
+/// A trained model, serialized.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelBlob {
+    /// The instance that trained it.
+    pub instance: String,
+    /// When, in milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// The model, in finch's own format.
+    pub bytes: Vec<u8>,
+}
+
+/// What a store holds, as loaded at start.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Knowledge {
+    /// The most recent observations, oldest first.
+    pub observations: Vec<Observation>,
+    /// Decisions, oldest first, each in its latest state.
+    pub decisions: Vec<Decision>,
+    /// The latest model.
+    pub model: Option<ModelBlob>,
+}
+
+/// Where the loop keeps what it learns.
+///
+/// Writes must be idempotent per record (an observation is identified by
+/// instance and `seq`, a decision state by instance, `id` and outcome): after a
+/// timeout the loop writes the same records again.
+pub trait KnowledgeStore: Send + Sync + 'static {
+    /// Appends records, in order.
+    fn append(&self, records: Vec<Record>) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Saves a model (replacing older ones as the store sees fit).
+    fn save_model(&self, model: ModelBlob) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Loads at most `max_observations` recent observations, the decisions and
+    /// the latest model.
+    fn load(&self, max_observations: usize) -> BoxFuture<'_, Result<Knowledge, StoreError>>;
+
+    /// Observations other instances wrote after `cursor` (a position returned by
+    /// an earlier call; 0 at first), and the new cursor. Stores that are not
+    /// shared return nothing.
+    fn shared_since(
+        &self,
+        instance: &str,
+        cursor: u64,
+    ) -> BoxFuture<'_, Result<(Vec<Observation>, u64), StoreError>> {
+        let _ = instance;
+        Box::pin(async move { Ok((Vec::new(), cursor)) })
+    }
+
+    /// Makes everything written so far durable.
+    fn flush(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// Keeps the latest state of each decision, in order of first appearance.
+pub(crate) fn latest_decisions(decisions: impl IntoIterator<Item = Decision>) -> Vec<Decision> {
+    let mut out: Vec<Decision> = Vec::new();
+    for d in decisions {
+        match out
+            .iter_mut()
+            .find(|x| x.id == d.id && x.instance == d.instance)
+        {
+            Some(slot) => *slot = d,
+            None => out.push(d),
+        }
+    }
+    out
+}

@@ -1,0 +1,43 @@
+//! The runtime of [finch](https://docs.rs/finch): knobs, SLOs and the MAPE-K loop.
+//!
+//! This crate is not a public API; depend on `finch`, which re-exports what
+//! users need and what `#[knob]` / `#[slo]` generate code against.
+//!
+//! The loop's parts live in one module each: [`monitor`] (windows and signals),
+//! [`analyze`] (compliance, margins, shifts), `plan` (models and search),
+//! [`execute`] (generations, appliers, verification, rollback) and
+//! [`knowledge`] (observations, decisions and models, kept in a store).
+
+pub mod analyze;
+pub mod config;
+mod engine;
+pub mod error;
+pub mod execute;
+pub mod export;
+mod handle;
+pub mod knob;
+pub mod knowledge;
+pub mod monitor;
+mod plan;
+pub mod slo;
+pub mod status;
+mod util;
+
+pub use config::{Config, ModelConfig};
+pub use engine::Tick;
+pub use error::{ApplyError, Error, KnobError, SloError, StoreError};
+pub use handle::{Handle, start};
+pub use knob::{
+    Batch, Knob, KnobBuilder, KnobInfo, KnobKind, KnobRef, KnobSpec, KnobValue, Snapshot, Value,
+    knob_by_name, knobs, snapshot,
+};
+pub use plan::model::Family;
+pub use slo::{
+    Objective, Outcome, Quantile, Slo, SloBuilder, SloReader, SloRef, SloTimer, SloWindow,
+    slo_by_name, slos,
+};
+pub use status::Status;
+pub use util::BoxFuture;
+
+#[doc(hidden)]
+pub mod __private;

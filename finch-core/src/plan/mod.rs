@@ -1,0 +1,897 @@
+//! Plan: choose the next configuration.
+//!
+//! Once the SLI models are trusted, the planner searches candidates inside a
+//! trust region around the configuration in force and takes the cheapest one
+//! predicted to meet every objective with margin (else the least violating).
+//! Before that, it explores safely: one knob, one small step at a time, towards
+//! more capacity when an objective is violated and towards less cost when every
+//! objective holds with room to spare. Every move is verified and undone if it
+//! made things worse.
+
+pub(crate) mod model;
+pub(crate) mod space;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::analyze::{Analysis, needed_margin};
+use crate::config::Config;
+use crate::execute::DecisionKind;
+use crate::monitor::Observation;
+use crate::slo::Objective;
+use model::{KnobAxis, Models, Predict, Target, TrainingSet, workload_feature};
+use space::Space;
+
+/// What a change is for; the executor verifies it accordingly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Intent {
+    /// Bring a violated objective back.
+    Fix,
+    /// Lower cost while every objective holds.
+    Save,
+}
+
+/// A configuration the planner wants, with its justification.
+pub(crate) struct Proposal {
+    pub(crate) target: Vec<u64>,
+    pub(crate) kind: DecisionKind,
+    pub(crate) intent: Intent,
+    pub(crate) reason: String,
+    pub(crate) predicted_before: BTreeMap<String, f64>,
+    pub(crate) predicted_after: BTreeMap<String, f64>,
+    /// The knob and direction of an exploratory step.
+    pub(crate) probe: Option<(usize, i8)>,
+}
+
+/// How a verified change turned out, as the planner learns from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Improved,
+    NoEffect,
+    Regressed,
+    Held,
+}
+
+/// An objective the planner must meet: its SLI key and bound.
+pub(crate) struct Goal {
+    pub(crate) key: String,
+    pub(crate) objective: Objective,
+}
+
+pub(crate) struct Context<'a> {
+    pub(crate) obs: &'a Observation,
+    pub(crate) analysis: &'a Analysis,
+    pub(crate) goals: &'a [Goal],
+    /// Windows since the last change.
+    pub(crate) since_change: u64,
+    /// Mean of each SLI over the recent windows under the configuration in force,
+    /// and how many windows that is.
+    pub(crate) anchor: (BTreeMap<String, f64>, usize),
+}
+
+/// A window this far over a bound (relative margin) calls for a bigger step.
+const SEVERE: f64 = -0.25;
+/// Windows an exploratory direction stays ruled out after it failed.
+const TABU_WINDOWS: u64 = 20;
+/// Windows a configuration found inadequate keeps ruling out everything no
+/// costlier than it (while the load is no lighter).
+const FLOOR_WINDOWS: u64 = 600;
+/// A floor holds while the request rate is above this share of the rate it
+/// was found at: what could not serve a load cannot serve more of it.
+const FLOOR_RATE: f64 = 0.8;
+/// A configuration this close (normalized) above a floor counts as under it.
+const FLOOR_TOLERANCE: f64 = 0.05;
+/// A cost-lowering move must save at least this share of the total cost range.
+const MIN_SAVING: f64 = 0.02;
+/// Margin beyond the needed one before an exploratory cost cut is tried.
+const SAVE_HEADROOM: f64 = 0.15;
+/// Margin beyond the needed one a model-planned cost cut must be predicted to
+/// keep, so that a cut and the correction that would follow it are never both
+/// predicted worthwhile (hysteresis).
+const SAVE_BAND: f64 = 0.05;
+/// Weight of the current window in correcting the model's bias.
+const BIAS_WEIGHT: f64 = 0.5;
+
+/// A configuration found unable to meet the objectives.
+struct Floor {
+    units: Vec<f64>,
+    rate: f64,
+    until: u64,
+}
+
+pub(crate) struct Planner {
+    pub(crate) space: Space,
+    models: Option<Arc<Models>>,
+    rng: ChaCha8Rng,
+    max_step: f64,
+    explore_step: f64,
+    cooldown: u64,
+    margin: f64,
+    candidates: usize,
+    trust_error: f64,
+    seq: u64,
+    helpful: HashMap<usize, i8>,
+    tabu_dir: HashMap<(usize, i8), u64>,
+    /// Configurations found inadequate (normalized), the request rate they
+    /// failed at, and their expiry.
+    floors: Vec<Floor>,
+    /// The request rate of the latest window.
+    rate: f64,
+    save_blocked_until: u64,
+    save_backoff: u64,
+}
+
+impl Planner {
+    pub(crate) fn new(space: Space, cfg: &Config) -> Self {
+        Planner {
+            space,
+            models: None,
+            rng: ChaCha8Rng::seed_from_u64(cfg.seed),
+            max_step: cfg.max_step,
+            explore_step: cfg.explore_step,
+            cooldown: u64::from(cfg.cooldown),
+            margin: cfg.margin,
+            candidates: cfg.candidates,
+            trust_error: cfg.model.trust_error,
+            seq: 0,
+            helpful: HashMap::new(),
+            tabu_dir: HashMap::new(),
+            floors: Vec::new(),
+            rate: 0.0,
+            save_blocked_until: 0,
+            save_backoff: TABU_WINDOWS,
+        }
+    }
+
+    pub(crate) fn models(&self) -> Option<&Arc<Models>> {
+        self.models.as_ref()
+    }
+
+    /// Installs newly trained models (if they describe the knobs as they are).
+    pub(crate) fn set_models(&mut self, models: Arc<Models>) -> bool {
+        let fits = models.knobs == self.axes();
+        if fits {
+            self.models = Some(models);
+        }
+        fits
+    }
+
+    /// The models, if they are trusted.
+    pub(crate) fn trusted(&self) -> Option<Arc<Models>> {
+        self.models
+            .as_ref()
+            .filter(|m| m.trusted(self.trust_error))
+            .cloned()
+    }
+
+    pub(crate) fn axes(&self) -> Vec<KnobAxis> {
+        self.space
+            .dims
+            .iter()
+            .map(|d| KnobAxis {
+                name: d.name().to_string(),
+                lo: d.knob.erased().min_bits(),
+                hi: d.knob.erased().max_bits(),
+            })
+            .collect()
+    }
+
+    /// The window that just closed served `rate` requests per second.
+    pub(crate) fn observe_rate(&mut self, rate: f64) {
+        self.rate = rate;
+    }
+
+    /// A new workload regime: exploration may retry what failed; with another
+    /// mix, what failed may suffice again.
+    pub(crate) fn on_shift(&mut self, mix_changed: bool) {
+        self.tabu_dir.clear();
+        self.save_blocked_until = 0;
+        self.save_backoff = TABU_WINDOWS;
+        if mix_changed {
+            self.floors.clear();
+        }
+    }
+
+    /// Records that `point` could not meet the objectives at the current rate:
+    /// while the load is no lighter, nothing no costlier on every costly knob
+    /// is proposed.
+    pub(crate) fn add_floor(&mut self, point: &[u64]) {
+        self.floors.push(Floor {
+            units: self.space.units(point),
+            rate: self.rate,
+            until: self.seq + FLOOR_WINDOWS,
+        });
+    }
+
+    /// Whether `point` is no costlier than a known inadequate configuration on
+    /// every costly knob, at a load no lighter than the one it failed at.
+    fn under_floor(&self, point: &[u64]) -> bool {
+        let units = self.space.units(point);
+        self.floors.iter().any(|floor| {
+            self.rate >= floor.rate * FLOOR_RATE
+                && self
+                    .space
+                    .dims
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, d)| d.cost > 0.0)
+                    .all(|(i, _)| units[i] <= floor.units[i] + FLOOR_TOLERANCE)
+        })
+    }
+
+    /// Learns from a verified change.
+    pub(crate) fn feedback(
+        &mut self,
+        after: &[u64],
+        intent: Intent,
+        probe: Option<(usize, i8)>,
+        verdict: Verdict,
+    ) {
+        let seq = self.seq;
+        match verdict {
+            Verdict::Improved | Verdict::Held => {
+                if let (Some((i, dir)), Intent::Fix) = (probe, intent) {
+                    self.helpful.insert(i, dir);
+                }
+                if intent == Intent::Save {
+                    self.save_backoff = TABU_WINDOWS;
+                }
+            }
+            Verdict::NoEffect | Verdict::Regressed => {
+                if let Some((i, dir)) = probe {
+                    self.tabu_dir.insert((i, dir), seq + TABU_WINDOWS);
+                    if self.helpful.get(&i) == Some(&dir) {
+                        self.helpful.remove(&i);
+                    }
+                }
+                if verdict == Verdict::Regressed && intent == Intent::Save {
+                    self.add_floor(after);
+                    self.save_blocked_until = seq + self.save_backoff;
+                    self.save_backoff = (self.save_backoff * 2).min(TABU_WINDOWS * 16);
+                }
+            }
+        }
+    }
+
+    /// Decides whether and where to move. `None`: stay.
+    pub(crate) fn plan(&mut self, ctx: &Context<'_>) -> Option<Proposal> {
+        self.seq = ctx.obs.seq;
+        let seq = self.seq;
+        self.tabu_dir.retain(|_, until| *until > seq);
+        self.rate = ctx.obs.total_rate();
+        self.floors.retain(|f| f.until > seq);
+        if !self.space.dims.iter().any(space::Dim::movable) {
+            return None;
+        }
+        let a = ctx.analysis;
+        let worst = a.worst_margin()?;
+        let current = self.space.current();
+        let trusted = self.trusted();
+        let why = if trusted.is_some() {
+            "the model has not seen a workload like this one"
+        } else {
+            "the model is not trusted"
+        };
+        let trusted = trusted.filter(|m| m.familiar(&workload_row(m.as_ref(), ctx.obs)));
+        let urgent = a.window_violated() && (a.violated() || a.shift.is_some() || worst <= SEVERE);
+        if urgent {
+            if let Some(models) = &trusted
+                && let Some(p) = self.exploit(models.as_ref(), ctx, &current, Intent::Fix)
+            {
+                return Some(p);
+            }
+            return self.explore_fix(&current, worst, why);
+        }
+        if a.window_violated()
+            || a.rising
+            || ctx.since_change < self.cooldown
+            || seq < self.save_blocked_until
+        {
+            return None;
+        }
+        if let Some(models) = &trusted {
+            return self.exploit(models.as_ref(), ctx, &current, Intent::Save);
+        }
+        let needed = self.margins(ctx);
+        let roomy = a
+            .margins()
+            .zip(&needed)
+            .all(|(m, n)| m.is_some_and(|m| m >= n + SAVE_HEADROOM));
+        if a.complete() && roomy {
+            return self.explore_save(&current, worst, why);
+        }
+        None
+    }
+
+    /// The margin each goal needs: the configured one, widened by its noise.
+    fn margins(&self, ctx: &Context<'_>) -> Vec<f64> {
+        ctx.goals
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                let sigma = ctx.analysis.noise.get(i).copied().flatten();
+                needed_margin(
+                    self.margin,
+                    sigma,
+                    matches!(g.objective, Objective::Latency { .. }),
+                )
+            })
+            .collect()
+    }
+
+    /// The model rows of candidate points under the workload of `obs`.
+    fn rows(&self, models: &dyn Predict, obs: &Observation, points: &[Vec<u64>]) -> Vec<Vec<f64>> {
+        let workload = workload_row(models, obs);
+        points
+            .iter()
+            .map(|p| {
+                let mut row = workload.clone();
+                row.extend(self.space.units(p));
+                row
+            })
+            .collect()
+    }
+
+    fn exploit(
+        &mut self,
+        models: &dyn Predict,
+        ctx: &Context<'_>,
+        current: &[u64],
+        intent: Intent,
+    ) -> Option<Proposal> {
+        let mut cands =
+            self.space
+                .candidates(current, self.max_step, self.candidates, &mut self.rng);
+        // Fixes may move boldly; cost cuts are cautious, so that a cut the
+        // model got wrong costs one short violation, not an outage.
+        let step = self.explore_step;
+        cands.retain(|c| {
+            c.as_slice() == current
+                || (!self.under_floor(c)
+                    && (intent == Intent::Fix || self.space.gentle_cut(current, c, step)))
+        });
+        let rows = self.rows(models, ctx.obs, &cands);
+        let preds = models.predict(&rows);
+        // Per goal: predictions for every candidate, corrected by the bias seen
+        // on the configuration in force (candidate 0).
+        let mut per_goal: Vec<Vec<f64>> = Vec::with_capacity(ctx.goals.len());
+        for g in ctx.goals {
+            let Some((_, raw)) = preds.iter().find(|(k, _)| *k == g.key) else {
+                // No model for this SLI yet (measured too rarely): assume the
+                // candidates leave it where it was measured; verification
+                // undoes a change that breaks it.
+                let level = ctx.anchor.0.get(&g.key).copied().unwrap_or(0.0);
+                per_goal.push(vec![level; cands.len()]);
+                continue;
+            };
+            let raw = raw.as_ref()?;
+            let p0 = *raw.first()?;
+            let (anchor, windows) = &ctx.anchor;
+            let weight = BIAS_WEIGHT * *windows as f64 / (*windows as f64 + 1.0);
+            let adjusted: Vec<f64> = match anchor.get(&g.key) {
+                Some(&actual) if p0.is_finite() => match g.objective {
+                    Objective::Latency { .. } if p0 > 0.0 && actual > 0.0 => {
+                        let f = (actual / p0).clamp(0.2, 5.0).powf(weight);
+                        raw.iter().map(|p| p * f).collect()
+                    }
+                    _ => {
+                        let d = (actual - p0) * weight;
+                        raw.iter().map(|p| (p + d).max(0.0)).collect()
+                    }
+                },
+                _ => raw.clone(),
+            };
+            per_goal.push(adjusted);
+        }
+        let needed = self.margins(ctx);
+        let margin = needed.iter().copied().fold(self.margin, f64::max);
+        let current_cost = self.space.cost(current);
+        let score = |j: usize, cost: f64| -> Option<(f64, f64)> {
+            let band = if j != 0 && cost < current_cost {
+                SAVE_BAND
+            } else {
+                0.0
+            };
+            let mut excess = 0.0;
+            let mut worst = f64::INFINITY;
+            for ((g, p), need) in ctx.goals.iter().zip(&per_goal).zip(&needed) {
+                let v = p[j];
+                if !v.is_finite() {
+                    return None;
+                }
+                let m = g.objective.margin(v);
+                worst = worst.min(m);
+                excess += (need + band - m).max(0.0);
+            }
+            Some((excess, worst))
+        };
+        let scored: Vec<(usize, f64, f64, f64)> = (0..cands.len())
+            .filter_map(|j| {
+                let cost = self.space.cost(&cands[j]);
+                score(j, cost).map(|(e, w)| (j, e, w, cost))
+            })
+            .collect();
+        let &(_, cur_excess, cur_worst, cur_cost) = scored.iter().find(|s| s.0 == 0)?;
+        let best = scored
+            .iter()
+            .filter(|s| s.1 == 0.0)
+            .min_by(|a, b| a.3.total_cmp(&b.3).then(b.2.total_cmp(&a.2)))
+            .or_else(|| {
+                scored
+                    .iter()
+                    .min_by(|a, b| a.1.total_cmp(&b.1).then(a.3.total_cmp(&b.3)))
+            })
+            .copied()?;
+        let (j, excess, worst, cost) = best;
+        if j == 0 {
+            return None;
+        }
+        let max_cost = self.space.max_cost().max(f64::MIN_POSITIVE);
+        let worthwhile = match intent {
+            Intent::Fix => excess < cur_excess - 1e-9,
+            Intent::Save => {
+                excess == 0.0 && (cur_cost - cost >= MIN_SAVING * max_cost || cur_excess > 0.0)
+            }
+        };
+        if !worthwhile {
+            return None;
+        }
+        let predicted = |j: usize| -> BTreeMap<String, f64> {
+            ctx.goals
+                .iter()
+                .zip(&per_goal)
+                .map(|(g, p)| (g.key.clone(), p[j]))
+                .collect()
+        };
+        let mut reason = String::new();
+        let _ = match (intent, excess == 0.0) {
+            (Intent::Fix, true) => write!(
+                reason,
+                "objective violated (worst margin {:+.0}%); cheapest configuration predicted to \
+                 meet every objective with {:.0}% margin (predicted worst margin {:+.0}%, cost {:.2} → {:.2})",
+                cur_worst * 100.0,
+                margin * 100.0,
+                worst * 100.0,
+                cur_cost,
+                cost
+            ),
+            (Intent::Fix, false) => write!(
+                reason,
+                "objective violated (worst margin {:+.0}%); no candidate is predicted to meet every \
+                 objective, taking the least violating (predicted worst margin {:+.0}%, cost {:.2} → {:.2})",
+                cur_worst * 100.0,
+                worst * 100.0,
+                cur_cost,
+                cost
+            ),
+            (Intent::Save, _) if cur_excess > 0.0 => write!(
+                reason,
+                "objectives hold but within the {:.0}% margin (predicted worst margin {:+.0}%); \
+                 moving to a configuration predicted to keep the margin (cost {:.2} → {:.2})",
+                margin * 100.0,
+                cur_worst * 100.0,
+                cur_cost,
+                cost
+            ),
+            (Intent::Save, _) => write!(
+                reason,
+                "every objective holds; a cheaper configuration is predicted to keep {:.0}% margin \
+                 (predicted worst margin {:+.0}%, cost {:.2} → {:.2})",
+                margin * 100.0,
+                worst * 100.0,
+                cur_cost,
+                cost
+            ),
+        };
+        Some(Proposal {
+            target: cands[j].clone(),
+            kind: DecisionKind::Exploit,
+            // Judged by what it does: a move that costs more is a correction.
+            intent: if cost < cur_cost {
+                Intent::Save
+            } else {
+                Intent::Fix
+            },
+            reason,
+            predicted_before: predicted(0),
+            predicted_after: predicted(j),
+            probe: None,
+        })
+    }
+
+    fn explore_fix(&mut self, current: &[u64], worst: f64, why: &str) -> Option<Proposal> {
+        let mut order: Vec<usize> = (0..self.space.dims.len())
+            .filter(|&i| self.space.dims[i].movable())
+            .collect();
+        order.sort_by(|&a, &b| {
+            let rank = |i: usize| -> (u8, f64) {
+                let d = &self.space.dims[i];
+                let tier = if self.helpful.contains_key(&i) {
+                    0
+                } else if d.cost > 0.0 {
+                    1
+                } else {
+                    2
+                };
+                (tier, -d.cost)
+            };
+            let (ta, ca) = rank(a);
+            let (tb, cb) = rank(b);
+            ta.cmp(&tb).then(ca.total_cmp(&cb))
+        });
+        let share = if worst <= SEVERE {
+            self.max_step
+        } else {
+            self.explore_step
+        };
+        for i in order {
+            let d = &self.space.dims[i];
+            let dirs: &[i8] = match self.helpful.get(&i) {
+                Some(1) => &[1],
+                Some(_) => &[-1],
+                None if d.cost > 0.0 => &[1],
+                None => &[1, -1],
+            };
+            for &dir in dirs {
+                if self.tabu_dir.contains_key(&(i, dir)) {
+                    continue;
+                }
+                let Some(bits) = d.step(current[i], f64::from(dir), share) else {
+                    continue;
+                };
+                let mut target = current.to_vec();
+                target[i] = bits;
+                let reason = format!(
+                    "objective violated (worst margin {:+.0}%) and {why}: \
+                     exploring one step {} on `{}` ({} → {})",
+                    worst * 100.0,
+                    if dir > 0 { "up" } else { "down" },
+                    d.name(),
+                    d.knob.erased().value_of(current[i]),
+                    d.knob.erased().value_of(bits),
+                );
+                return Some(Proposal {
+                    target,
+                    kind: DecisionKind::Explore,
+                    intent: Intent::Fix,
+                    reason,
+                    predicted_before: BTreeMap::new(),
+                    predicted_after: BTreeMap::new(),
+                    probe: Some((i, dir)),
+                });
+            }
+        }
+        None
+    }
+
+    fn explore_save(&mut self, current: &[u64], worst: f64, why: &str) -> Option<Proposal> {
+        let mut order: Vec<usize> = (0..self.space.dims.len())
+            .filter(|&i| self.space.dims[i].movable() && self.space.dims[i].cost > 0.0)
+            .filter(|&i| !self.tabu_dir.contains_key(&(i, -1)))
+            .collect();
+        let weight = |i: usize| self.space.dims[i].cost * self.space.dims[i].unit(current[i]);
+        order.sort_by(|&a, &b| weight(b).total_cmp(&weight(a)));
+        for i in order {
+            let d = &self.space.dims[i];
+            let cautious = [1.0, 0.5, 0.25, 0.125].into_iter().find_map(|f| {
+                d.step(current[i], -1.0, self.explore_step * f)
+                    .filter(|&b| d.gentle_cut(current[i], b, self.explore_step))
+            });
+            let Some(bits) = cautious else {
+                continue;
+            };
+            let mut target = current.to_vec();
+            target[i] = bits;
+            if self.under_floor(&target) {
+                continue;
+            }
+            let reason = format!(
+                "every objective holds with {:+.0}% margin and {why}: \
+                 exploring one step down on `{}` to lower cost ({} → {})",
+                worst * 100.0,
+                d.name(),
+                d.knob.erased().value_of(current[i]),
+                d.knob.erased().value_of(bits),
+            );
+            return Some(Proposal {
+                target,
+                kind: DecisionKind::Explore,
+                intent: Intent::Save,
+                reason,
+                predicted_before: BTreeMap::new(),
+                predicted_after: BTreeMap::new(),
+                probe: Some((i, -1)),
+            });
+        }
+        None
+    }
+
+    /// The training set of clean, complete observations, in time order.
+    pub(crate) fn training_set<'a>(
+        &self,
+        observations: impl Iterator<Item = &'a Observation>,
+        goals: &[Goal],
+    ) -> TrainingSet {
+        let obs: Vec<&Observation> = observations
+            .filter(|o| o.clean)
+            .filter(|o| {
+                self.space
+                    .dims
+                    .iter()
+                    .all(|d| o.knobs.contains_key(d.name()))
+            })
+            .collect();
+        let mut workload: Vec<String> = obs
+            .iter()
+            .flat_map(|o| o.workload.keys())
+            .cloned()
+            .collect();
+        workload.sort();
+        workload.dedup();
+        let rows =
+            obs.iter()
+                .map(|o| {
+                    let mut row: Vec<f64> = workload
+                        .iter()
+                        .map(|k| feature(k, o.workload.get(k).copied().unwrap_or(0.0)))
+                        .collect();
+                    row.extend(
+                        self.space.dims.iter().map(|d| {
+                            d.normalize(o.knobs.get(d.name()).copied().unwrap_or(f64::NAN))
+                        }),
+                    );
+                    row
+                })
+                .collect();
+        let targets = goals
+            .iter()
+            .map(|g| Target {
+                key: g.key.clone(),
+                latency: matches!(g.objective, Objective::Latency { .. }),
+                bound: g.objective.bound(),
+                values: obs.iter().map(|o| o.slis.get(&g.key).copied()).collect(),
+            })
+            .collect();
+        TrainingSet {
+            workload,
+            knobs: self.axes(),
+            rows,
+            targets,
+        }
+    }
+}
+
+/// A workload value as a model input: rates on a log scale, other signals as they are.
+/// The workload features of `obs`, in the order `models` reads them.
+fn workload_row(models: &dyn Predict, obs: &Observation) -> Vec<f64> {
+    models
+        .workload()
+        .iter()
+        .map(|k| feature(k, obs.workload.get(k).copied().unwrap_or(0.0)))
+        .collect()
+}
+
+fn feature(key: &str, value: f64) -> f64 {
+    if key.ends_with("/rate") {
+        workload_feature(value)
+    } else {
+        value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::OnceLock;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::analyze::{Health, SloAnalysis};
+    use crate::knob::knob_by_name;
+    use crate::{KnobBuilder, KnobRef};
+
+    /// A model that answers with whatever it is given: NaN, infinities, negative
+    /// or huge latencies.
+    struct Hostile {
+        values: Vec<f64>,
+    }
+
+    impl Predict for Hostile {
+        fn workload(&self) -> &[String] {
+            &[]
+        }
+
+        fn predict(&self, rows: &[Vec<f64>]) -> Vec<(String, Option<Vec<f64>>)> {
+            let v = (0..rows.len())
+                .map(|i| self.values[i % self.values.len()])
+                .collect();
+            vec![("hostile.api/p99".to_string(), Some(v))]
+        }
+
+        fn familiar(&self, _: &[f64]) -> bool {
+            true
+        }
+    }
+
+    fn knobs() -> Vec<KnobRef> {
+        static ONCE: OnceLock<()> = OnceLock::new();
+        ONCE.get_or_init(|| {
+            KnobBuilder::new("hostile.workers", 8u32)
+                .bounds(1, 64)
+                .cost(1.0)
+                .register()
+                .unwrap();
+            KnobBuilder::new("hostile.cache", 0.5f64)
+                .bounds(0.01, 1.0)
+                .log()
+                .cost(0.3)
+                .register()
+                .unwrap();
+            KnobBuilder::new("hostile.batch", 16u16)
+                .bounds(2, 256)
+                .step(2)
+                .register()
+                .unwrap();
+            KnobBuilder::new("hostile.flag", false)
+                .cost(0.1)
+                .register()
+                .unwrap();
+        });
+        [
+            "hostile.workers",
+            "hostile.cache",
+            "hostile.batch",
+            "hostile.flag",
+        ]
+        .iter()
+        .map(|n| knob_by_name(n).unwrap())
+        .collect()
+    }
+
+    fn observation(p99: f64) -> Observation {
+        Observation {
+            instance: "t".into(),
+            seq: 5,
+            at_ms: 0,
+            length_secs: 1.0,
+            generation: 0,
+            clean: true,
+            knobs: BTreeMap::new(),
+            workload: BTreeMap::new(),
+            signals: BTreeMap::new(),
+            slis: [("hostile.api/p99".to_string(), p99)].into(),
+        }
+    }
+
+    fn analysis(margin: f64) -> Analysis {
+        Analysis {
+            slos: vec![SloAnalysis {
+                health: if margin < 0.0 {
+                    Health::Violated
+                } else {
+                    Health::Compliant
+                },
+                window_holds: Some(margin >= 0.0),
+                margins: vec![Some(margin)],
+            }],
+            shift: None,
+            rising: false,
+            noise: vec![None],
+        }
+    }
+
+    fn value() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            Just(0.0),
+            Just(-0.0),
+            -1e12..1e12f64,
+            0.0..0.2f64,
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Whatever the model says, a plan holds only valid values (inside the
+        /// bounds, on the step) and moves each knob at most the trust region.
+        #[test]
+        fn plans_stay_valid_whatever_the_model_says(
+            values in proptest::collection::vec(value(), 1..40),
+            seed in any::<u64>(),
+            violated in any::<bool>(),
+        ) {
+            let config = Config::default().seed(seed).candidates(64);
+            let mut planner = Planner::new(Space::new(&knobs(), &|_| false), &config);
+            let goals = [Goal {
+                key: "hostile.api/p99".into(),
+                objective: Objective::Latency {
+                    quantile: crate::Quantile::P99,
+                    threshold: std::time::Duration::from_millis(50),
+                },
+            }];
+            let (p99, margin) = if violated { (0.08, -0.6) } else { (0.01, 0.8) };
+            let obs = observation(p99);
+            let a = analysis(margin);
+            let anchor = (obs.slis.clone(), 3);
+            let ctx = Context { obs: &obs, analysis: &a, goals: &goals, since_change: 10, anchor };
+            let current = planner.space.current();
+            let intent = if violated { Intent::Fix } else { Intent::Save };
+            if let Some(p) = planner.exploit(&Hostile { values }, &ctx, &current, intent) {
+                for (i, d) in planner.space.dims.iter().enumerate() {
+                    prop_assert!(d.knob.erased().check_bits(p.target[i]).is_ok());
+                    let moved = (d.unit(p.target[i]) - d.unit(current[i])).abs();
+                    let grid = d.knob.erased().step_size().unwrap_or(1.0)
+                        / (d.position(d.knob.erased().max_bits()) - d.position(d.knob.erased().min_bits()));
+                    prop_assert!(moved <= config.max_step + grid + 1e-9, "{} moved {moved}", d.name());
+                }
+                for v in p.predicted_after.values() {
+                    prop_assert!(v.is_finite());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_model_that_only_answers_nan_changes_nothing() {
+        let config = Config::default().candidates(64);
+        let mut planner = Planner::new(Space::new(&knobs(), &|_| false), &config);
+        let goals = [Goal {
+            key: "hostile.api/p99".into(),
+            objective: Objective::Latency {
+                quantile: crate::Quantile::P99,
+                threshold: std::time::Duration::from_millis(50),
+            },
+        }];
+        let obs = observation(0.08);
+        let a = analysis(-0.6);
+        let ctx = Context {
+            obs: &obs,
+            analysis: &a,
+            goals: &goals,
+            since_change: 10,
+            anchor: (BTreeMap::new(), 0),
+        };
+        let current = planner.space.current();
+        let nan = Hostile {
+            values: vec![f64::NAN],
+        };
+        assert!(planner.exploit(&nan, &ctx, &current, Intent::Fix).is_none());
+    }
+
+    #[test]
+    fn a_model_that_predicts_everything_feasible_lowers_cost_within_the_trust_region() {
+        let config = Config::default().candidates(64);
+        let mut planner = Planner::new(Space::new(&knobs(), &|_| false), &config);
+        let goals = [Goal {
+            key: "hostile.api/p99".into(),
+            objective: Objective::Latency {
+                quantile: crate::Quantile::P99,
+                threshold: std::time::Duration::from_millis(50),
+            },
+        }];
+        let obs = observation(0.01);
+        let a = analysis(0.8);
+        let ctx = Context {
+            obs: &obs,
+            analysis: &a,
+            goals: &goals,
+            since_change: 10,
+            anchor: (BTreeMap::new(), 0),
+        };
+        let current = planner.space.current();
+        let easy = Hostile { values: vec![0.01] };
+        let p = planner
+            .exploit(&easy, &ctx, &current, Intent::Save)
+            .expect("a cheaper feasible configuration");
+        assert!(planner.space.cost(&p.target) < planner.space.cost(&current));
+        assert_eq!(p.kind, DecisionKind::Exploit);
+        assert!(p.reason.contains("cheaper"), "{}", p.reason);
+    }
+}

@@ -1,0 +1,87 @@
+//! # finch: services that configure themselves
+//!
+//! Mark tunable parameters with [`#[knob]`](macro@knob) and endpoints with
+//! [`#[slo]`](macro@slo), call `finch::start` in `main`, and an in-process
+//! MAPE-K loop learns, from finch's own measurements, how knobs and workload
+//! drive each service-level indicator, then hot-swaps knob values so every
+//! objective holds at the lowest cost.
+//!
+//! Without `finch::start` everything still works: knobs return their values,
+//! `#[slo]` records into lock-free histograms for a few nanoseconds a call.
+//!
+//! ## Knobs
+//!
+//! A [`Knob<T>`] holds an integer, `f64`, `bool`, [`Duration`](std::time::Duration)
+//! or an enum deriving [`KnobValue`](derive@KnobValue). [`Knob::get`] is one relaxed
+//! atomic load. Knobs can also be registered at run time with [`KnobBuilder`];
+//! [`knobs()`] lists both kinds. Several changes commit together as one
+//! generation ([`Batch`]); [`snapshot()`] gives a consistent view of all knobs.
+//!
+//! ## SLOs
+//!
+//! An [`Slo`] bounds latency quantiles (`p50 p90 p95 p99 p999`) and the error
+//! ratio of an operation. `#[slo]` wraps sync and async functions and methods;
+//! an `Err` return counts as an error; cancelled futures and panics are measured.
+//! [`SloBuilder`] declares SLOs at run time and [`Slo::start`] times manual
+//! measurements; with the `tower` feature, `SloLayer` applies one to a route.
+
+pub use finch_core::{
+    ApplyError, Batch, BoxFuture, Config, Error, Family, Handle, Knob, KnobBuilder, KnobError,
+    KnobInfo, KnobKind, KnobRef, KnobValue, ModelConfig, Objective, Outcome, Quantile, Slo,
+    SloBuilder, SloError, SloReader, SloRef, SloTimer, SloWindow, Snapshot, Status, StoreError,
+    Tick, Value, knob_by_name, knobs, slo_by_name, slos, snapshot, start,
+};
+
+/// The loop's decisions: what changed, why, what was predicted, how it turned out.
+pub mod decision {
+    pub use finch_core::execute::{Change, Decision, DecisionKind, DecisionOutcome};
+}
+
+/// Where the loop keeps observations, decisions and models.
+pub mod knowledge {
+    pub use finch_core::knowledge::{
+        FileStore, Knowledge, KnowledgeStore, MemoryStore, ModelBlob, Record,
+    };
+}
+
+/// What the loop observes each window, and signals other crates contribute.
+pub mod monitor {
+    pub use finch_core::monitor::{Observation, Signal, SignalError, SignalRole, SignalSource};
+}
+
+/// The parts of [`Status`].
+pub mod status {
+    pub use finch_core::analyze::{Health, Shift};
+    pub use finch_core::knowledge::JournalStatus;
+    pub use finch_core::status::{
+        KnobStatus, ModelStatus, ObjectiveStatus, SliModelStatus, SloStatus,
+    };
+}
+
+/// The largest relative error of a latency quantile read from an SLO window.
+pub use finch_core::slo::QUANTILE_RELATIVE_ERROR;
+
+#[cfg(feature = "tower")]
+pub use finch_core::slo::{SloLayer, SloService};
+
+/// Serving finch's metrics, status and operator pins (feature `prometheus`).
+#[cfg(feature = "prometheus")]
+pub mod export {
+    pub use finch_core::export::{PrometheusExporter, router};
+}
+
+/// PostgreSQL: live settings and pool size as knobs, PostgreSQL signals, and a
+/// knowledge store shared by replicas (feature `postgres`).
+#[cfg(feature = "postgres")]
+pub mod postgres {
+    pub use finch_postgres::*;
+}
+
+#[cfg(feature = "macros")]
+pub use finch_macros::{KnobValue, knob, slo};
+
+/// What the macros generate code against. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use finch_core::__private::*;
+}

@@ -1,0 +1,6 @@
+use finch::KnobValue;
+
+#[derive(Clone, Copy, Debug, KnobValue)]
+enum Never {}
+
+fn main() {}

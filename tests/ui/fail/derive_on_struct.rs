@@ -1,0 +1,6 @@
+use finch::KnobValue;
+
+#[derive(Clone, Copy, Debug, KnobValue)]
+struct Level(u8);
+
+fn main() {}

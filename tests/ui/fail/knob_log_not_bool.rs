@@ -1,0 +1,6 @@
+use finch::{Knob, knob};
+
+#[knob(default = 8, min = 1, max = 64, log = 1)]
+static POOL: Knob<u32>;
+
+fn main() {}

@@ -1,0 +1,6 @@
+use finch::knob;
+
+#[knob(default = "fast")]
+static MODE: finch::Knob<&'static str>;
+
+fn main() {}

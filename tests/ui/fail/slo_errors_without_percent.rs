@@ -1,0 +1,10 @@
+use finch::slo;
+
+#[slo(errors < 1)]
+fn handler() -> Result<(), ()> {
+    Ok(())
+}
+
+fn main() {
+    let _ = handler();
+}

@@ -1,0 +1,8 @@
+use finch::slo;
+
+#[slo(p99 < 50)]
+fn handler() {}
+
+fn main() {
+    handler();
+}

@@ -1,0 +1,8 @@
+use finch::slo;
+
+#[slo]
+fn handler() {}
+
+fn main() {
+    handler();
+}

@@ -1,0 +1,6 @@
+use finch::slo;
+
+#[slo(p99 < 50ms)]
+struct Handler;
+
+fn main() {}

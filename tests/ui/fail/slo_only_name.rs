@@ -1,0 +1,8 @@
+use finch::slo;
+
+#[slo(name = "checkout")]
+fn handler() {}
+
+fn main() {
+    handler();
+}
