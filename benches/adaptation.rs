@@ -17,7 +17,8 @@
 //! p99 < 60 ms, writes p99 < 150 ms.
 //!
 //! ```text
-//! cargo bench --bench adaptation              # full traces, report in target/adaptation/
+//! cargo bench --bench adaptation              # full traces, report (markdown, JSON,
+//!                                             # PNG chart) in target/adaptation/
 //! cargo bench --bench adaptation -- --short   # CI: shorter traces; fails if finch
 //!                                             # violates more windows than the default
 //! ```
@@ -34,6 +35,9 @@ use finch::{Config, Knob, KnobBuilder, Outcome, SloBuilder, SloRef};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
+
+#[path = "adaptation/chart.rs"]
+mod chart;
 
 const WINDOW: f64 = 0.3;
 const READ_BOUND: f64 = 0.060;
@@ -149,13 +153,28 @@ fn traces(short: bool) -> Vec<Trace> {
     ]
 }
 
+impl Load {
+    /// Service times (seconds) of a read and a write under a setting, queueing aside.
+    fn service(self, s: Setting) -> (f64, f64) {
+        let hit = 1.0 - (-f64::from(s.cache_mb) / 400.0).exp();
+        let batch = f64::from(s.batch);
+        let read = self.slowdown * (0.004 * (1.0 - 0.8 * hit) + 0.000_02 * batch);
+        let write = self.slowdown * (0.006 + 0.03 / batch.sqrt());
+        (read, write)
+    }
+
+    /// The work this load brings: threads kept busy under a setting's cache and
+    /// batch size (the pool saturates when it nears `threads`).
+    fn busy_threads(self, s: Setting) -> f64 {
+        let (read, write) = self.service(s);
+        self.reads * read + self.writes * write
+    }
+}
+
 /// The simulated service: mean latencies (seconds) of reads and writes under a
 /// load and a setting; `None` when the pool is saturated.
 fn means(load: Load, s: Setting) -> Option<(f64, f64)> {
-    let hit = 1.0 - (-f64::from(s.cache_mb) / 400.0).exp();
-    let batch = f64::from(s.batch);
-    let read = load.slowdown * (0.004 * (1.0 - 0.8 * hit) + 0.000_02 * batch);
-    let write = load.slowdown * (0.006 + 0.03 / batch.sqrt());
+    let (read, write) = load.service(s);
     let c = f64::from(s.threads);
     let rate = load.reads + load.writes;
     if rate <= 0.0 {
@@ -495,8 +514,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .join("adaptation");
     std::fs::create_dir_all(&out)?;
     let service = Service::register()?;
+    let traces = traces(short);
     let mut results: BTreeMap<&str, Vec<ArmResult>> = BTreeMap::new();
-    for trace in traces(short) {
+    for trace in &traces {
         eprintln!(
             "{}: {} windows ({})",
             trace.name,
@@ -504,22 +524,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             trace.what
         );
         let knowledge = tempfile::tempdir()?;
-        let (best, _) = best_static(&trace);
+        let (best, _) = best_static(trace);
         let arms = vec![
-            run_static("static default", &trace, DEFAULT),
+            run_static("static default", trace, DEFAULT),
             run_static(
                 &format!(
                     "best static ({} threads, {} MiB, batch {})",
                     best.threads, best.cache_mb, best.batch
                 ),
-                &trace,
+                trace,
                 best,
             ),
             service
-                .run_finch("finch cold", &trace, knowledge.path())
+                .run_finch("finch cold", trace, knowledge.path())
                 .await?,
             service
-                .run_finch("finch warm", &trace, knowledge.path())
+                .run_finch("finch warm", trace, knowledge.path())
                 .await?,
         ];
         results.insert(trace.name, arms);
@@ -570,6 +590,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         out.join("adaptation.json"),
         serde_json::to_string_pretty(&results)?,
     )?;
+    chart::write(&out.join("adaptation.png"), &traces, &results)?;
     eprintln!("report: {}", out.display());
 
     if cold_v > default_v {
