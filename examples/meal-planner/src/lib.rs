@@ -16,8 +16,10 @@ pub mod cache;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod evaluate;
 pub mod extract;
 pub mod loadgen;
+pub mod overhead;
 pub mod routes;
 pub mod tuning;
 

@@ -1,9 +1,11 @@
 //! The meal-planner service, its load generator and the adaptation demo.
 //!
 //! ```text
-//! meal-planner serve [--addr 127.0.0.1:3000] [--database meal_planner] [--static]
+//! meal-planner serve [--addr 127.0.0.1:3000] [--database meal_planner] [--static | --without-finch]
 //! meal-planner load  --target http://127.0.0.1:3000 [--scenario FILE | --short]
-//! meal-planner demo  [--static] [--short] [--scenario FILE] [--out DIR]
+//! meal-planner demo  [--static] [--short] [--scenario FILE] [--out DIR] [--set KNOB=VALUE]... [--knowledge DIR] [--quiet]
+//! meal-planner evaluate [--short] [--scenario FILE] [--out DIR]
+//! meal-planner overhead [--short] [--reps PAIRS] [--secs S] [--warmup S] [--rate R] [--out DIR]
 //! ```
 //! `DATABASE_URL` selects the PostgreSQL server (default: the local one).
 
@@ -18,10 +20,12 @@ use finch::export::{PrometheusExporter, router};
 use finch::postgres::{PgSignals, SessionSettings};
 use meal_planner::db::{self, DbSettings};
 use meal_planner::demo::{self, DemoOptions};
+use meal_planner::evaluate;
 use meal_planner::loadgen::client::{Client, Target};
 use meal_planner::loadgen::journey::World;
 use meal_planner::loadgen::scenario::Scenario;
 use meal_planner::loadgen::{self, Load};
+use meal_planner::overhead::{self, OverheadOptions};
 use meal_planner::tuning::{self, DEFAULT_POOL_SIZE};
 use meal_planner::{AppState, app};
 
@@ -45,6 +49,10 @@ enum Command {
         /// Keep every knob at its default (finch measures but never changes).
         #[arg(long = "static")]
         frozen: bool,
+        /// Never start finch (no loop, no PostgreSQL tuner or signals, no
+        /// /metrics or /finch/status); the `#[slo]` wrappers still record.
+        #[arg(long, conflicts_with = "frozen")]
+        without_finch: bool,
     },
     /// Drive a running service with a scenario (loopback targets only).
     Load {
@@ -60,7 +68,7 @@ enum Command {
     },
     /// Run the adaptation demo and write its report.
     Demo {
-        /// Without finch: every knob stays at its default.
+        /// Without finch: every knob stays at its default (or its --set value).
         #[arg(long = "static")]
         frozen: bool,
         /// The short scenario (under a minute), for tests and CI.
@@ -76,6 +84,49 @@ enum Command {
         /// (default 2000; 1000 with --short).
         #[arg(long)]
         interval_ms: Option<u64>,
+        /// Start with a knob at a value (repeatable), e.g. `--set pool=8`:
+        /// a knob's name or pool, work_mem, cache, limit, batch. With --static
+        /// the run stays there.
+        #[arg(long = "set", value_name = "KNOB=VALUE", value_parser = demo::parse_set)]
+        set: Vec<(String, String)>,
+        /// Keep finch's knowledge in this directory (a file store); a later run
+        /// on it starts warm.
+        #[arg(long)]
+        knowledge: Option<PathBuf>,
+        /// No progress line per window.
+        #[arg(long)]
+        quiet: bool,
+        /// The database the demo recreates.
+        #[arg(long, default_value = "meal_planner_demo")]
+        database: String,
+    },
+    /// The adaptation benchmark on this service: static default, best static
+    /// (a sweep), finch cold and warm on one scenario, each run a child `demo`;
+    /// writes evaluate.md, evaluate.json and evaluate.png.
+    Evaluate(evaluate::EvaluateArgs),
+    /// Measure finch's overhead: the service with finch running (knobs frozen)
+    /// and with finch absent, under identical open-loop load, alternated
+    /// (ABBA) and repeated; writes report.json and report.md.
+    Overhead {
+        /// One pair of 5 s segments after 2 s of warm-up, on less data (about
+        /// half a minute); the other options still apply.
+        #[arg(long)]
+        short: bool,
+        /// Pairs of segments, one per arm each (default 4).
+        #[arg(long)]
+        reps: Option<u32>,
+        /// Seconds measured per segment (default 30).
+        #[arg(long)]
+        secs: Option<f64>,
+        /// Seconds of load before measuring, per segment (default 10).
+        #[arg(long)]
+        warmup: Option<f64>,
+        /// Actions per second, Poisson arrivals (default 200).
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Where to write report.json and report.md.
+        #[arg(long, default_value = "meal-planner-report/overhead")]
+        out: PathBuf,
     },
 }
 
@@ -89,10 +140,18 @@ fn scenario(file: Option<PathBuf>, short: bool) -> Result<Scenario, BoxError> {
     })
 }
 
-async fn serve(addr: SocketAddr, database: String, frozen: bool) -> Result<(), BoxError> {
+async fn serve(
+    addr: SocketAddr,
+    database: String,
+    frozen: bool,
+    without_finch: bool,
+) -> Result<(), BoxError> {
     let settings = DbSettings::from_env(&database)?;
     let sessions = SessionSettings::new();
     let pool = db::connect(&settings, DEFAULT_POOL_SIZE as usize, &sessions).await?;
+    if without_finch {
+        return listen(addr, app(AppState::new(pool))).await;
+    }
     let database_knobs = tuning::database_knobs(&pool, &sessions).await?;
     let exporter = PrometheusExporter::install()?;
     let mut config = finch::Config::default()
@@ -105,6 +164,14 @@ async fn serve(addr: SocketAddr, database: String, frozen: bool) -> Result<(), B
     }
     let finch = finch::start(config)?;
     let service = app(AppState::new(pool)).merge(router(&finch, exporter));
+    listen(addr, service).await?;
+    finch.shutdown().await;
+    database_knobs.shutdown().await?;
+    Ok(())
+}
+
+/// Serves until Ctrl-C (SIGINT).
+async fn listen(addr: SocketAddr, service: axum::Router) -> Result<(), BoxError> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("meal-planner on http://{}", listener.local_addr()?);
     axum::serve(listener, service)
@@ -112,8 +179,6 @@ async fn serve(addr: SocketAddr, database: String, frozen: bool) -> Result<(), B
             tokio::signal::ctrl_c().await.ok();
         })
         .await?;
-    finch.shutdown().await;
-    database_knobs.shutdown().await?;
     Ok(())
 }
 
@@ -179,7 +244,33 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             addr,
             database,
             frozen,
-        } => serve(addr, database, frozen).await,
+            without_finch,
+        } => serve(addr, database, frozen, without_finch).await,
+        Command::Overhead {
+            short,
+            reps,
+            secs,
+            warmup,
+            rate,
+            out,
+        } => {
+            let exe = std::env::current_exe()?;
+            let mut options = if short {
+                OverheadOptions::short(exe)
+            } else {
+                OverheadOptions::full(exe)
+            };
+            options.pairs = reps.unwrap_or(options.pairs);
+            options.secs = secs.unwrap_or(options.secs);
+            options.warmup_s = warmup.unwrap_or(options.warmup_s);
+            options.rate = rate.unwrap_or(options.rate);
+            options.out = out;
+            let report = overhead::run(options).await?;
+            println!();
+            println!("{}", report.markdown());
+            println!("written to {}", report.options.out.display());
+            Ok(())
+        }
         Command::Load {
             target,
             scenario: file,
@@ -191,6 +282,10 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             scenario: file,
             out,
             interval_ms,
+            set,
+            knowledge,
+            quiet,
+            database,
         } => {
             let mode = if frozen { "static" } else { "finch" };
             let interval_ms = interval_ms.unwrap_or(if short { 1000 } else { 2000 });
@@ -199,12 +294,21 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
                 scenario: scenario(file, short)?,
                 out: out.unwrap_or_else(|| PathBuf::from(format!("meal-planner-report/{mode}"))),
                 interval: Duration::from_millis(interval_ms.max(100)),
-                database: "meal_planner_demo".into(),
-                verbose: true,
+                database,
+                verbose: !quiet,
+                set,
+                knowledge,
             })
             .await?;
             println!();
             println!("{summary}");
+            Ok(())
+        }
+        Command::Evaluate(args) => {
+            let options = evaluate::EvaluateOptions::from_args(args, std::env::current_exe()?)?;
+            let evaluation = evaluate::run(options).await?;
+            println!();
+            println!("{}", evaluation.markdown());
             Ok(())
         }
     }

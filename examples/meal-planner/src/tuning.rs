@@ -123,6 +123,29 @@ pub struct DatabaseKnobs {
 }
 
 impl DatabaseKnobs {
+    /// Whether `knob` is one of these knobs.
+    pub fn owns(&self, knob: &str) -> bool {
+        self.tuner.knobs().iter().any(|k| k == knob)
+    }
+
+    /// Sets one of these knobs (`value` as text: `8`, `4MB`, `4096`) and
+    /// applies it at once, as the loop's applier would: the pool is resized
+    /// (new connections opened) or the setting is set on every pooled
+    /// connection and verified. Use it before `finch::start` to run from a
+    /// given configuration.
+    pub async fn set(&self, knob: &str, value: &str) -> Result<(), AppError> {
+        let fail = |e: &dyn std::fmt::Display| {
+            AppError::Internal(format!("cannot set {knob} to {value}: {e}"))
+        };
+        if knob == POOL_SIZE_KNOB {
+            let size: u32 = value.trim().parse().map_err(|e| fail(&e))?;
+            self.tuner.resize_pool(size).await.map_err(|e| fail(&e))?;
+        } else {
+            self.tuner.set(knob, value).await.map_err(|e| fail(&e))?;
+        }
+        Ok(())
+    }
+
     /// Restores what finch changed: `work_mem` back to the session default on
     /// every pooled connection, and the pool's original size.
     pub async fn shutdown(self) -> Result<(), AppError> {

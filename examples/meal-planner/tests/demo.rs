@@ -45,6 +45,8 @@ async fn the_demo_runs_a_scenario_and_writes_its_report() {
         interval: Duration::from_millis(500),
         database: database.clone(),
         verbose: false,
+        set: Vec::new(),
+        knowledge: None,
     })
     .await
     .unwrap();

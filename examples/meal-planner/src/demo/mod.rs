@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use deadpool_postgres::{Pool, Timeouts};
 use finch::decision::DecisionKind;
 use finch::export::{PrometheusExporter, router};
+use finch::knowledge::FileStore;
 use finch::postgres::{PgSignals, SessionSettings};
 use finch::{Config, Objective, Status};
 use serde::Serialize;
@@ -29,9 +30,10 @@ use crate::error::AppError;
 use crate::loadgen::client::{Client, Target};
 use crate::loadgen::interference::LatencyProxy;
 use crate::loadgen::journey::World;
-use crate::loadgen::scenario::Scenario;
+use crate::loadgen::scenario::{Kind, Scenario};
+use crate::loadgen::stats::Quantiles;
 use crate::loadgen::{self, Load, LoadError};
-use crate::tuning::{self, DEFAULT_POOL_SIZE, POOL_SIZE_KNOB, WORK_MEM_KNOB};
+use crate::tuning::{self, DEFAULT_POOL_SIZE, DatabaseKnobs, POOL_SIZE_KNOB, WORK_MEM_KNOB};
 use crate::{AppState, app};
 
 /// What can stop the demo.
@@ -49,6 +51,9 @@ pub enum DemoError {
     /// Writing the report.
     #[error("report: {0}")]
     Report(String),
+    /// An option that cannot be honoured (an unknown knob, a value out of bounds).
+    #[error("options: {0}")]
+    Options(String),
     /// A socket.
     #[error("io: {0}")]
     Io(String),
@@ -70,6 +75,15 @@ pub struct DemoOptions {
     pub database: String,
     /// Print a progress line per window.
     pub verbose: bool,
+    /// Knob values to start from, applied before finch starts, in order: a
+    /// knob's name (or a short name: `pool`, `work_mem`, `cache`, `limit`,
+    /// `batch`) and its value as text (`8`, `4MB`). The database knobs are
+    /// applied at once (pool resized, `work_mem` set on every pooled
+    /// connection) and checked. With `adaptive: false` the run stays there.
+    pub set: Vec<(String, String)>,
+    /// A directory for finch's knowledge (a file store), so a later run on the
+    /// same directory starts warm; `None` keeps it in memory.
+    pub knowledge: Option<PathBuf>,
 }
 
 /// One SLO's windows.
@@ -114,6 +128,11 @@ pub struct Summary {
     pub work_mem_at_end: Option<WorkMemAtEnd>,
     /// Decisions finch made.
     pub decisions: usize,
+    /// CPU time finch's loop used (iterations and training), in seconds.
+    pub finch_cpu_secs: f64,
+    /// What the load generator saw over the whole run, by kind of action:
+    /// latency quantiles from each action's intended start (seconds).
+    pub client_latency: BTreeMap<Kind, Quantiles>,
     /// Model trainings, and whether the model was trusted at the end.
     pub trainings: u64,
     /// Whether the model was trusted at the end.
@@ -176,15 +195,81 @@ fn via_proxy(settings: &DbSettings, proxy: SocketAddr) -> tokio_postgres::Config
     config
 }
 
+/// Short names of the service's knobs, as progress lines and `--set` use them.
+const SHORT_NAMES: [(&str, &str); 5] = [
+    (POOL_SIZE_KNOB, "pool"),
+    (WORK_MEM_KNOB, "work_mem"),
+    ("meal_planner.recipe_cache_capacity", "cache"),
+    ("meal_planner.concurrency_limit", "limit"),
+    ("meal_planner.pantry_batch", "batch"),
+];
+
 fn short(name: &str) -> &str {
-    match name {
-        POOL_SIZE_KNOB => "pool",
-        WORK_MEM_KNOB => "work_mem",
-        "meal_planner.recipe_cache_capacity" => "cache",
-        "meal_planner.concurrency_limit" => "limit",
-        "meal_planner.pantry_batch" => "batch",
-        other => other.strip_prefix("meal_planner.").unwrap_or(other),
+    SHORT_NAMES
+        .iter()
+        .find(|(full, _)| *full == name)
+        .map_or_else(
+            || name.strip_prefix("meal_planner.").unwrap_or(name),
+            |(_, s)| s,
+        )
+}
+
+/// The full name of a knob given by its full or short name (`pool`,
+/// `work_mem`, `cache`, `limit`, `batch`).
+pub fn knob_name(name: &str) -> &str {
+    SHORT_NAMES
+        .iter()
+        .find(|(_, s)| *s == name)
+        .map_or(name, |(full, _)| full)
+}
+
+/// Parses `NAME=VALUE` (as `--set` takes it).
+pub fn parse_set(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() && !value.trim().is_empty() => {
+            Ok((name.trim().to_string(), value.trim().to_string()))
+        }
+        _ => Err(format!("{text:?}: expected KNOB=VALUE, e.g. pool=8")),
     }
+}
+
+/// Sets each knob of `set` (before finch starts): the database knobs through
+/// finch-postgres, applied at once, the others through the registry. Checks
+/// that the pool has the size asked for.
+async fn start_from(
+    set: &[(String, String)],
+    database: &DatabaseKnobs,
+    pool: &Pool,
+) -> Result<(), DemoError> {
+    for (name, value) in set {
+        let full = knob_name(name);
+        let Some(knob) = finch::knob_by_name(full) else {
+            let known: Vec<String> = finch::knobs()
+                .iter()
+                .map(|k| k.name().to_string())
+                .collect();
+            return Err(DemoError::Options(format!(
+                "no knob {name:?}; the knobs are {} (or pool, work_mem, cache, limit, batch)",
+                known.join(", ")
+            )));
+        };
+        if database.owns(full) {
+            database.set(full, value).await?;
+        } else {
+            knob.set_from_str(value)
+                .map_err(|e| DemoError::Options(format!("cannot set {full} to {value}: {e}")))?;
+        }
+        if full == POOL_SIZE_KNOB {
+            let size = pool.status().max_size as f64;
+            if (knob.value().as_f64() - size).abs() > 0.5 {
+                return Err(DemoError::Options(format!(
+                    "{full} is {} but the pool holds {size} connections",
+                    knob.value()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A size in kB as PostgreSQL shows it (`SHOW work_mem`): in the largest unit
@@ -376,6 +461,31 @@ pub async fn run(options: DemoOptions) -> Result<Summary, DemoError> {
     )?;
     db::migrate(&pool).await?;
     let database_knobs = tuning::database_knobs(&pool, &sessions).await?;
+    start_from(&options.set, &database_knobs, &pool).await?;
+    if !options.set.is_empty() {
+        // What the service's connections now run with is what the knob says.
+        let (shown, _) = sample_pg(&pool, Duration::from_secs(2)).await?;
+        let knob = finch::knob_by_name(WORK_MEM_KNOB).map(|k| show_kb(k.value().as_f64()));
+        if knob.as_deref().is_some_and(|k| k != shown) {
+            return Err(DemoError::Options(format!(
+                "{WORK_MEM_KNOB} is {} but a pooled connection shows work_mem {shown}",
+                knob.unwrap_or_default()
+            )));
+        }
+        let values = knob_values();
+        let start: Vec<String> = values
+            .iter()
+            .map(|(n, v)| match short(n) {
+                "work_mem" => format!("work_mem {}", show_kb(*v)),
+                s => format!("{s} {v}"),
+            })
+            .collect();
+        println!(
+            "starting from {} (pool holds {} connections, SHOW work_mem {shown})",
+            start.join(", "),
+            pool.status().max_size
+        );
+    }
 
     let exporter = PrometheusExporter::install()?;
     let mut config = Config::default()
@@ -389,6 +499,14 @@ pub async fn run(options: DemoOptions) -> Result<Summary, DemoError> {
             config = config.freeze(k.name());
         }
     }
+    if let Some(dir) = &options.knowledge {
+        config = config.store(FileStore::open(dir).map_err(finch::Error::from)?);
+    }
+    // Decisions made before this run (a warm start may bring them back) are
+    // not this run's.
+    let since_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     let finch = finch::start(config)?;
 
     let state = AppState::new(pool.clone());
@@ -470,7 +588,7 @@ pub async fn run(options: DemoOptions) -> Result<Summary, DemoError> {
         let status = finch.status();
         let t = started.elapsed().as_secs_f64();
         let mut new_ids = Vec::new();
-        for d in &status.decisions {
+        for d in status.decisions.iter().filter(|d| d.at_ms >= since_ms) {
             let outcome = d.outcome_label().to_string();
             if seen.insert(d.id) {
                 new_ids.push(d.id);
@@ -568,7 +686,11 @@ fn summarize(
     totals: &loadgen::Totals,
     out: &std::path::Path,
 ) -> Summary {
-    let peak_rate = scenario.phases.iter().map(|p| p.rate).fold(0.0, f64::max);
+    let peak_rate = scenario
+        .phases
+        .iter()
+        .map(|p| p.peak_rate())
+        .fold(0.0, f64::max);
     let busy = |w: &WindowRecord| w.target_rate >= 0.5 * peak_rate;
     let violated = |w: &WindowRecord| w.objectives.iter().any(ObjectiveRecord::violated);
     let mut slos: BTreeMap<String, SloSummary> = BTreeMap::new();
@@ -616,6 +738,8 @@ fn summarize(
             .sum(),
         work_mem_at_end: None,
         decisions: decisions.len(),
+        finch_cpu_secs: status.cpu_secs,
+        client_latency: totals.latency.clone(),
         trainings: status.model.trainings,
         model_trusted: status.model.trusted,
         actions: totals.started,

@@ -10,6 +10,7 @@ pub mod journey;
 pub mod scenario;
 pub mod stats;
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,7 +24,7 @@ use self::client::Client;
 use self::interference::{CpuContention, LatencyProxy};
 use self::journey::World;
 use self::scenario::{Kind, Phase, Scenario, Setup};
-use self::stats::Recorder;
+use self::stats::{Quantiles, Recorder};
 
 /// What can go wrong driving load.
 #[derive(Debug, thiserror::Error)]
@@ -125,7 +126,7 @@ pub struct PhaseNow {
     pub index: usize,
     /// Its name.
     pub name: String,
-    /// Its target rate.
+    /// Its target rate (on a ramp, the rate now).
     pub rate: f64,
     /// CPU contention threads.
     pub cpu_threads: u32,
@@ -144,6 +145,9 @@ pub struct Totals {
     pub hit_max_requests: bool,
     /// Seconds the phases ran.
     pub secs: f64,
+    /// Latency quantiles of each kind of action over the whole run, from each
+    /// action's intended start (failed actions included).
+    pub latency: BTreeMap<Kind, Quantiles>,
 }
 
 /// A running load: read windows from [`recorder`](Self::recorder) while it runs.
@@ -243,9 +247,16 @@ async fn run(
         }
         let _cpu = (phase.cpu_threads > 0)
             .then(|| CpuContention::start(phase.cpu_threads, end.into_std()));
+        let phase_began = next;
         loop {
+            let rate = phase.rate_at(next.saturating_duration_since(phase_began));
+            if phase.ramp_to.is_some()
+                && let Some(p) = now.lock().unwrap_or_else(|p| p.into_inner()).as_mut()
+            {
+                p.rate = rate;
+            }
             let u: f64 = rng.random_range(f64::EPSILON..1.0);
-            next += Duration::from_secs_f64(-u.ln() / phase.rate);
+            next += Duration::from_secs_f64(-u.ln() / rate);
             if next >= end {
                 next = end;
                 break;
@@ -295,5 +306,6 @@ async fn run(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     totals.secs = began.elapsed().as_secs_f64();
+    totals.latency = recorder.run_latency();
     totals
 }

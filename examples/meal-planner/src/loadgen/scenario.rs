@@ -82,6 +82,10 @@ pub struct Phase {
     pub duration_s: f64,
     /// Mean arrivals per second (Poisson), at most 5000.
     pub rate: f64,
+    /// With a value, the rate ramps linearly from `rate` at the phase's start
+    /// to this at its end (at most 5000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramp_to: Option<f64>,
     /// Relative weights of the kinds of actions.
     pub mix: BTreeMap<Kind, f64>,
     /// Busy threads competing for the CPU during the phase (at most the core count).
@@ -97,6 +101,23 @@ impl Phase {
     /// The phase's duration.
     pub fn duration(&self) -> Duration {
         Duration::from_secs_f64(self.duration_s)
+    }
+
+    /// The target rate `elapsed` into the phase: `rate`, or on a ramp the
+    /// linear interpolation towards `ramp_to`.
+    pub fn rate_at(&self, elapsed: Duration) -> f64 {
+        match self.ramp_to {
+            Some(end) if self.duration_s > 0.0 => {
+                let share = (elapsed.as_secs_f64() / self.duration_s).clamp(0.0, 1.0);
+                self.rate + (end - self.rate) * share
+            }
+            _ => self.rate,
+        }
+    }
+
+    /// The highest target rate of the phase.
+    pub fn peak_rate(&self) -> f64 {
+        self.ramp_to.map_or(self.rate, |end| end.max(self.rate))
     }
 }
 
@@ -134,6 +155,12 @@ impl Scenario {
     /// The demo's scenario (about four minutes), from `scenarios/demo.toml`.
     pub fn demo() -> Result<Self, LoadError> {
         Self::from_toml(include_str!("../../scenarios/demo.toml"))
+    }
+
+    /// The adaptation benchmark's scenario (about two minutes: a ramp, a spike,
+    /// a shift to writes, interference), from `scenarios/evaluate.toml`.
+    pub fn evaluate() -> Result<Self, LoadError> {
+        Self::from_toml(include_str!("../../scenarios/evaluate.toml"))
     }
 
     /// The short scenario for tests and CI (under a minute), from `scenarios/short.toml`.
@@ -200,6 +227,9 @@ impl Scenario {
             }
             if !(p.rate > 0.0 && p.rate <= 5000.0) {
                 return fail(format!("phase {name}: rate must be in (0, 5000]"));
+            }
+            if p.ramp_to.is_some_and(|r| !(r > 0.0 && r <= 5000.0)) {
+                return fail(format!("phase {name}: ramp_to must be in (0, 5000]"));
             }
             if p.mix.values().any(|w| !(w.is_finite() && *w >= 0.0))
                 || p.mix.values().sum::<f64>() <= 0.0

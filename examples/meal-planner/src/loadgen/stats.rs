@@ -92,6 +92,8 @@ struct Raw {
 pub struct Recorder {
     raw: Mutex<Raw>,
     opened: Mutex<Option<std::time::Instant>>,
+    /// Every latency of the run by kind, for [`run_latency`](Self::run_latency).
+    run: Mutex<BTreeMap<Kind, Vec<f64>>>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -115,6 +117,12 @@ impl Recorder {
 
     pub(crate) fn finished(&self, kind: Kind, latency: Duration, requests: u32, ok: bool) {
         let secs = latency.as_secs_f64();
+        self.run
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(kind)
+            .or_default()
+            .push(secs);
         let mut raw = self.raw();
         raw.requests += u64::from(requests);
         raw.all.push(secs);
@@ -124,6 +132,19 @@ impl Recorder {
             entry.1 += 1;
             raw.errors += 1;
         }
+    }
+
+    /// Latency quantiles of each kind over every action finished so far (all
+    /// windows together).
+    pub fn run_latency(&self) -> BTreeMap<Kind, Quantiles> {
+        let run = self.run.lock().unwrap_or_else(|p| p.into_inner());
+        run.iter()
+            .filter_map(|(kind, latencies)| {
+                let mut sorted = latencies.clone();
+                sorted.sort_by(f64::total_cmp);
+                Quantiles::of(&sorted).map(|q| (*kind, q))
+            })
+            .collect()
     }
 
     /// Closes the current window and returns what it saw.
