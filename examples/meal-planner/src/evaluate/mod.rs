@@ -30,8 +30,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::loadgen::scenario::Scenario;
 
-/// Compliant windows in a row that end a recovery.
-pub const RECOVERY_RUN: usize = 3;
+/// Compliant windows in a row that end a recovery (as in the simulated
+/// adaptation benchmark).
+pub const RECOVERY_RUN: usize = 2;
 
 /// Windows after an exploration during which a violation counts as one of the
 /// exploration's (if no other decision came in between).
@@ -943,13 +944,13 @@ mod tests {
     }
 
     #[test]
-    fn recovery_counts_windows_until_three_compliant_in_a_row() {
+    fn recovery_counts_windows_until_two_compliant_in_a_row() {
         let ok = |p| window(p, false, 4.0, &[]);
         let bad = |p| window(p, true, 4.0, &[]);
         let windows = vec![
             ok("a"),
             ok("a"),
-            bad("b"), // shift to b: violated, ok, violated, then 3 ok
+            bad("b"), // shift to b: violated, ok, violated, then 2 ok
             ok("b"),
             bad("b"),
             ok("b"),
@@ -957,14 +958,19 @@ mod tests {
             ok("c"), // shift to c: compliant at once
             ok("c"),
             ok("c"),
-            bad("d"), // shift to d: never 3 in a row before the end
+            bad("d"), // shift to d: violated, then 2 ok
             ok("d"),
             ok("d"),
+            bad("e"), // shift to e: never 2 in a row before the end
+            ok("e"),
         ];
         let r = recovery(&windows);
         let got: Vec<(&str, Option<usize>)> =
             r.iter().map(|r| (r.phase.as_str(), r.windows)).collect();
-        assert_eq!(got, vec![("b", Some(3)), ("c", Some(0)), ("d", None)]);
+        assert_eq!(
+            got,
+            vec![("b", Some(3)), ("c", Some(0)), ("d", Some(1)), ("e", None)]
+        );
     }
 
     #[test]
