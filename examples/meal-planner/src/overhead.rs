@@ -52,6 +52,7 @@ use crate::error::AppError;
 use crate::loadgen::client::{Client, Target};
 use crate::loadgen::journey::World;
 use crate::loadgen::scenario::{Kind, Phase, Scenario, Setup};
+use crate::loadgen::stats;
 use crate::loadgen::{self, Load, LoadError};
 
 /// The database the benchmark recreates for every segment, unless told otherwise.
@@ -370,15 +371,9 @@ pub struct Report {
     pub ratios: Ratios,
 }
 
-/// The median (the mean of the middle two for an even count; 0 for none).
+/// The median (0 for none).
 fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    match n {
-        0 => 0.0,
-        _ if n % 2 == 1 => values[n / 2],
-        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
-    }
+    stats::median(&mut values).unwrap_or(0.0)
 }
 
 fn ratio(finch: f64, absent: f64) -> Option<f64> {

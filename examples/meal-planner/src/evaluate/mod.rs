@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::loadgen::scenario::Scenario;
+use crate::loadgen::stats::median;
 
 /// Compliant windows in a row that end a recovery (as in the simulated
 /// adaptation benchmark).
@@ -419,14 +420,6 @@ pub struct Figures {
     pub finch_cpu_ms: f64,
     /// The windows, for the chart.
     pub series: Vec<WindowPoint>,
-}
-
-fn median(v: &mut [f64]) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    Some(v[v.len() / 2])
 }
 
 /// Violating windows at most [`EXPLORE_SPAN`] windows after an exploration,
