@@ -13,6 +13,7 @@
 //! runs the whole adaptation demo.
 
 pub mod cache;
+mod chart;
 pub mod db;
 pub mod demo;
 pub mod error;

@@ -8,6 +8,7 @@ use plotters::prelude::*;
 use serde::Serialize;
 
 use super::DemoError;
+use crate::chart::{Area, segments, time_panel};
 use crate::loadgen::stats::ClientWindow;
 
 /// One objective on one window.
@@ -112,26 +113,10 @@ fn chart_error<E: std::fmt::Display>(e: E) -> DemoError {
     DemoError::Report(format!("cannot draw a chart: {e}"))
 }
 
-/// Consecutive runs of defined points, so gaps stay gaps.
-fn segments(points: impl Iterator<Item = (f64, Option<f64>)>) -> Vec<Vec<(f64, f64)>> {
-    let mut out: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
-    for (t, v) in points {
-        match (v, out.last_mut()) {
-            (Some(v), Some(seg)) => seg.push((t, v)),
-            (None, Some(seg)) if !seg.is_empty() => out.push(Vec::new()),
-            _ => {}
-        }
-    }
-    out.retain(|s| !s.is_empty());
-    out
-}
-
 fn grid(count: usize) -> (usize, usize) {
     let cols = if count > 3 { 2 } else { 1 };
     (count.div_ceil(cols).max(1), cols)
 }
-
-type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 
 /// What every panel marks: the time axis, phase boundaries and decisions.
 struct Marks<'a> {
@@ -159,26 +144,7 @@ fn panel(
         * 1.15;
     let top = if top > 0.0 { top } else { 1.0 };
     let end = marks.end.max(1.0);
-    let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", 18))
-        .margin(8)
-        .x_label_area_size(28)
-        .y_label_area_size(52)
-        .build_cartesian_2d(0.0..end, 0.0..top)
-        .map_err(chart_error)?;
-    chart
-        .configure_mesh()
-        .x_desc("seconds")
-        .draw()
-        .map_err(chart_error)?;
-    for (t, _) in marks.phases.iter().skip(1) {
-        chart
-            .draw_series(LineSeries::new(
-                [(*t, 0.0), (*t, top)],
-                BLACK.mix(0.3).stroke_width(1),
-            ))
-            .map_err(chart_error)?;
-    }
+    let mut chart = time_panel(area, title, 18, (end, top), &marks.phases).map_err(chart_error)?;
     for d in marks.decisions {
         let c = if d.kind == "rollback" { RED } else { GREEN };
         chart

@@ -9,6 +9,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::{EvaluateError, Evaluation, WindowPoint};
+use crate::chart::{Area, segments, time_panel};
 
 /// Where the SLI / bound panel is cut off.
 const WORST_CAP: f64 = 4.0;
@@ -26,8 +27,6 @@ fn color(i: usize) -> RGBColor {
         _ => RGBColor(150, 0, 150),
     }
 }
-
-type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 
 /// Where each phase begins (seconds), from one arm's windows.
 fn phase_starts(series: &[WindowPoint]) -> Vec<(f64, String)> {
@@ -64,24 +63,11 @@ pub fn draw(path: &Path, evaluation: &Evaluation) -> Result<(), EvaluateError> {
             .unwrap_or(1.0)
             .max(1.0)
             * 1.25;
-        let mut chart = ChartBuilder::on(&load)
-            .caption(
-                format!(
-                    "scenario `{}`: target load (actions/s) and phases",
-                    evaluation.scenario
-                ),
-                ("sans-serif", 20),
-            )
-            .margin(8)
-            .x_label_area_size(28)
-            .y_label_area_size(56)
-            .build_cartesian_2d(0.0..end, 0.0..top)
-            .map_err(chart_error)?;
-        chart
-            .configure_mesh()
-            .x_desc("seconds")
-            .draw()
-            .map_err(chart_error)?;
+        let title = format!(
+            "scenario `{}`: target load (actions/s) and phases",
+            evaluation.scenario
+        );
+        let mut chart = time_panel(&load, &title, 20, (end, top), &phases).map_err(chart_error)?;
         if let Some(a) = reference {
             chart
                 .draw_series(LineSeries::new(
@@ -91,12 +77,6 @@ pub fn draw(path: &Path, evaluation: &Evaluation) -> Result<(), EvaluateError> {
                 .map_err(chart_error)?;
         }
         for (t, name) in &phases {
-            chart
-                .draw_series(LineSeries::new(
-                    [(*t, 0.0), (*t, top)],
-                    BLACK.mix(0.3).stroke_width(1),
-                ))
-                .map_err(chart_error)?;
             chart
                 .draw_series(std::iter::once(Text::new(
                     name.clone(),
@@ -164,26 +144,7 @@ pub fn draw(path: &Path, evaluation: &Evaluation) -> Result<(), EvaluateError> {
             .fold(0.0f64, f64::max)
             * 1.15;
         let top = if top > 0.0 { top } else { 1.0 };
-        let mut chart = ChartBuilder::on(area)
-            .caption(title, ("sans-serif", 20))
-            .margin(8)
-            .x_label_area_size(28)
-            .y_label_area_size(56)
-            .build_cartesian_2d(0.0..end, 0.0..top)
-            .map_err(chart_error)?;
-        chart
-            .configure_mesh()
-            .x_desc("seconds")
-            .draw()
-            .map_err(chart_error)?;
-        for (t, _) in phases.iter().skip(1) {
-            chart
-                .draw_series(LineSeries::new(
-                    [(*t, 0.0), (*t, top)],
-                    BLACK.mix(0.3).stroke_width(1),
-                ))
-                .map_err(chart_error)?;
-        }
+        let mut chart = time_panel(area, title, 20, (end, top), &phases).map_err(chart_error)?;
         if let Some(b) = bound {
             chart
                 .draw_series(LineSeries::new([(0.0, b), (end, b)], RED.stroke_width(2)))
@@ -191,15 +152,8 @@ pub fn draw(path: &Path, evaluation: &Evaluation) -> Result<(), EvaluateError> {
         }
         for (i, a) in arms.iter().enumerate() {
             let c = color(i);
-            let mut segments: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
-            for w in &a.series {
-                match (value(w), segments.last_mut()) {
-                    (Some(v), Some(s)) => s.push((w.t, v)),
-                    (None, Some(s)) if !s.is_empty() => segments.push(Vec::new()),
-                    _ => {}
-                }
-            }
-            for s in segments.into_iter().filter(|s| !s.is_empty()) {
+            let lines = segments(a.series.iter().map(|w| (w.t, value(w))));
+            for s in lines {
                 chart
                     .draw_series(LineSeries::new(s, c.stroke_width(2)))
                     .map_err(chart_error)?;
