@@ -1,9 +1,11 @@
 //! The demo in miniature: finch on, a latency proxy between the service and
 //! PostgreSQL, CPU contention, the report written as JSON and PNG charts.
 
+mod common;
+
 use std::time::Duration;
 
-use meal_planner::db::{self, DbSettings};
+use common::DropDatabase;
 use meal_planner::demo::{self, DemoOptions};
 use meal_planner::loadgen::scenario::Scenario;
 
@@ -83,26 +85,4 @@ async fn the_demo_runs_a_scenario_and_writes_its_report() {
         assert!(bytes.len() > 10_000, "{png} is nearly empty");
     }
     std::fs::remove_dir_all(&out).unwrap();
-}
-
-/// Drops the demo's database when the test ends, passed or failed.
-struct DropDatabase(String);
-
-fn drop_database(name: &str) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let settings = DbSettings::from_env(name)?;
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?
-        .block_on(db::drop_database(&settings))?;
-    Ok(())
-}
-
-impl Drop for DropDatabase {
-    fn drop(&mut self) {
-        let name = self.0.clone();
-        let dropped = std::thread::spawn(move || drop_database(&name)).join();
-        if !matches!(dropped, Ok(Ok(()))) && !std::thread::panicking() {
-            panic!("could not drop the database {}", self.0);
-        }
-    }
 }

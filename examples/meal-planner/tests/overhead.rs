@@ -2,12 +2,15 @@
 //! real binary against the real PostgreSQL, the report written. Asserts what
 //! was measured, never how fast.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
-use meal_planner::db::{self, DbSettings};
+use common::DropDatabase;
+use meal_planner::db::DbSettings;
 use meal_planner::loadgen::client::{Client, Target};
 use meal_planner::loadgen::scenario::Setup;
 use meal_planner::overhead::{self, Arm, OverheadOptions};
@@ -154,27 +157,5 @@ async fn the_arms_are_what_they_claim() {
             .expect("serve exits on SIGINT")
             .unwrap();
         assert!(exit.success(), "serve {flag} exited with {exit}");
-    }
-}
-
-/// Drops the test's database when the test ends, passed or failed.
-struct DropDatabase(String);
-
-fn drop_database(name: &str) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let settings = DbSettings::from_env(name)?;
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?
-        .block_on(db::drop_database(&settings))?;
-    Ok(())
-}
-
-impl Drop for DropDatabase {
-    fn drop(&mut self) {
-        let name = self.0.clone();
-        let dropped = std::thread::spawn(move || drop_database(&name)).join();
-        if !matches!(dropped, Ok(Ok(()))) && !std::thread::panicking() {
-            panic!("could not drop the database {}", self.0);
-        }
     }
 }

@@ -20,7 +20,7 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 pub struct TestApp {
     pub router: Router,
     pub state: AppState,
-    settings: DbSettings,
+    _database: DropDatabase,
 }
 
 impl TestApp {
@@ -45,7 +45,7 @@ impl TestApp {
         TestApp {
             router: app(state.clone()),
             state,
-            settings,
+            _database: DropDatabase(name),
         }
     }
 
@@ -158,22 +158,24 @@ pub fn recipe_body(name: &str) -> Value {
     })
 }
 
-impl Drop for TestApp {
+/// Drops a test's database when the test ends, passed or failed.
+pub struct DropDatabase(pub String);
+
+fn drop_database(name: &str) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let settings = DbSettings::from_env(name)?;
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(db::drop_database(&settings))?;
+    Ok(())
+}
+
+impl Drop for DropDatabase {
     fn drop(&mut self) {
-        let settings = self.settings.clone();
-        let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(db::drop_database(&settings))
-        })
-        .join();
+        let name = self.0.clone();
+        let dropped = std::thread::spawn(move || drop_database(&name)).join();
         if !matches!(dropped, Ok(Ok(()))) && !std::thread::panicking() {
-            panic!(
-                "could not drop the test database {}",
-                self.settings.database
-            );
+            panic!("could not drop the test database {}", self.0);
         }
     }
 }
