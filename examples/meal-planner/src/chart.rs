@@ -44,6 +44,19 @@ pub(crate) fn time_panel<'a, 'b>(
     Ok(chart)
 }
 
+/// Where each phase begins (seconds), from windows' `(end time, phase)`.
+pub(crate) fn phase_starts<'a>(
+    windows: impl Iterator<Item = (f64, &'a str)>,
+) -> Vec<(f64, String)> {
+    let mut out: Vec<(f64, String)> = Vec::new();
+    for (t, phase) in windows {
+        if out.last().is_none_or(|(_, last)| last != phase) {
+            out.push((t, phase.to_string()));
+        }
+    }
+    out
+}
+
 /// Consecutive runs of defined points, so gaps stay gaps.
 pub(crate) fn segments(points: impl Iterator<Item = (f64, Option<f64>)>) -> Vec<Vec<(f64, f64)>> {
     let mut out: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
@@ -60,7 +73,16 @@ pub(crate) fn segments(points: impl Iterator<Item = (f64, Option<f64>)>) -> Vec<
 
 #[cfg(test)]
 mod tests {
-    use super::segments;
+    use super::{phase_starts, segments};
+
+    #[test]
+    fn phases_start_where_the_name_changes() {
+        let windows = [(1.0, "a"), (2.0, "a"), (3.0, "b"), (4.0, "a")];
+        assert_eq!(
+            phase_starts(windows.into_iter()),
+            vec![(1.0, "a".into()), (3.0, "b".into()), (4.0, "a".into())]
+        );
+    }
 
     #[test]
     fn gaps_split_lines() {

@@ -8,7 +8,7 @@ use plotters::prelude::*;
 use serde::Serialize;
 
 use super::DemoError;
-use crate::chart::{Area, segments, time_panel};
+use crate::chart::{Area, phase_starts, segments, time_panel};
 use crate::loadgen::stats::ClientWindow;
 
 /// One objective on one window.
@@ -169,16 +169,6 @@ fn panel(
     Ok(())
 }
 
-fn phase_starts(windows: &[WindowRecord]) -> Vec<(f64, String)> {
-    let mut out: Vec<(f64, String)> = Vec::new();
-    for w in windows {
-        if out.last().is_none_or(|(_, p)| *p != w.phase) {
-            out.push((w.t, w.phase.clone()));
-        }
-    }
-    out
-}
-
 fn slis_chart(
     path: &Path,
     windows: &[WindowRecord],
@@ -196,7 +186,7 @@ fn slis_chart(
         .unwrap_or_default();
     let marks = Marks {
         end: windows.last().map_or(1.0, |w| w.t),
-        phases: phase_starts(windows),
+        phases: phase_starts(windows.iter().map(|w| (w.t, w.phase.as_str()))),
         decisions,
     };
     let (rows, cols) = grid(labels.len() + 1);
@@ -252,7 +242,7 @@ fn knobs_chart(
         .unwrap_or_default();
     let marks = Marks {
         end: windows.last().map_or(1.0, |w| w.t),
-        phases: phase_starts(windows),
+        phases: phase_starts(windows.iter().map(|w| (w.t, w.phase.as_str()))),
         decisions,
     };
     let (rows, cols) = grid(names.len() + 1);

@@ -9,7 +9,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::{EvaluateError, Evaluation, WindowPoint};
-use crate::chart::{Area, segments, time_panel};
+use crate::chart::{Area, phase_starts, segments, time_panel};
 
 /// Where the SLI / bound panel is cut off.
 const WORST_CAP: f64 = 4.0;
@@ -28,17 +28,6 @@ fn color(i: usize) -> RGBColor {
     }
 }
 
-/// Where each phase begins (seconds), from one arm's windows.
-fn phase_starts(series: &[WindowPoint]) -> Vec<(f64, String)> {
-    let mut out: Vec<(f64, String)> = Vec::new();
-    for w in series {
-        if out.last().is_none_or(|(_, last)| *last != w.phase) {
-            out.push((w.t, w.phase.clone()));
-        }
-    }
-    out
-}
-
 /// Draws the chart of `evaluation` to `path`.
 pub fn draw(path: &Path, evaluation: &Evaluation) -> Result<(), EvaluateError> {
     let arms = &evaluation.arms;
@@ -48,7 +37,9 @@ pub fn draw(path: &Path, evaluation: &Evaluation) -> Result<(), EvaluateError> {
         .fold(1.0f64, f64::max);
     let window = evaluation.interval_ms as f64 / 1e3;
     let reference = arms.first();
-    let phases = reference.map_or_else(Vec::new, |a| phase_starts(&a.series));
+    let phases = reference.map_or_else(Vec::new, |a| {
+        phase_starts(a.series.iter().map(|w| (w.t, w.phase.as_str())))
+    });
 
     let root = BitMapBackend::new(path, (1400, 1300)).into_drawing_area();
     root.fill(&WHITE).map_err(chart_error)?;
