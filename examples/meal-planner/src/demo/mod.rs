@@ -829,7 +829,19 @@ impl std::fmt::Display for Summary {
 
 #[cfg(test)]
 mod tests {
-    use super::show_kb;
+    use super::{parse_set, show_kb};
+
+    #[test]
+    fn set_takes_knob_equals_value_and_names_the_form_otherwise() {
+        assert_eq!(
+            parse_set(" pool = 8 "),
+            Ok(("pool".to_string(), "8".to_string()))
+        );
+        for bad in ["pool", "pool=", "=8", ""] {
+            let e = parse_set(bad).unwrap_err();
+            assert!(e.contains("expected KNOB=VALUE"), "{bad:?}: {e}");
+        }
+    }
 
     #[test]
     fn sizes_read_as_postgresql_shows_them() {
