@@ -51,7 +51,7 @@ pub mod monitor {
 
 /// The parts of [`Status`].
 pub mod status {
-    pub use finch_core::analyze::{Health, Shift};
+    pub use finch_core::analyze::{Direction, Health, Incident, Saturation, Shift, Trend};
     pub use finch_core::knowledge::JournalStatus;
     pub use finch_core::status::{
         KnobStatus, ModelStatus, ObjectiveStatus, SliModelStatus, SloStatus,

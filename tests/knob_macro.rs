@@ -8,7 +8,7 @@ use finch::{Knob, KnobError, KnobKind, KnobRef, KnobValue, Value, knob, knob_by_
 /// Connections the recipe service keeps open.
 ///
 /// Grows with load.
-#[knob(default = 8, min = 1, max = 64, cost = 1.0)]
+#[knob(default = 8, min = 1, max = 64, cost = 1.0, pressure = ["db.waiting", "db.in_use"])]
 static DB_POOL: Knob<u32>;
 
 #[knob(default = 16, min = 0, max = 64, step = 4, name = "test.knob.batch")]
@@ -90,6 +90,11 @@ fn declared_knobs_read_their_defaults() {
 fn default_names_follow_the_module_path() {
     assert_eq!(DB_POOL.name(), "knob_macro::DB_POOL");
     assert!(knob_by_name("knob_macro::DB_POOL").is_some());
+    assert_eq!(
+        knob_by_name("knob_macro::DB_POOL").map(|k| k.pressure()),
+        Some(vec!["db.waiting".to_string(), "db.in_use".to_string()])
+    );
+    assert!(knob_by_name("test.knob.batch").is_some_and(|k| k.pressure().is_empty()));
 }
 
 #[test]

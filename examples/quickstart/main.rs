@@ -87,14 +87,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let len = if short { 40.0 } else { 100.0 };
     let interval = Duration::from_millis(if short { 250 } else { 500 });
 
-    // A p99 read off fewer than 100 calls is the slowest call or two: quiet
-    // windows are pooled until they hold that many before they are judged.
-    let finch = finch::start(
-        finch::Config::default()
-            .interval(interval)
-            .min_calls(100)
-            .seed(7),
-    )?;
+    let finch = finch::start(finch::Config::default().interval(interval).seed(7))?;
     let workers = Arc::new(Semaphore::new(WORKERS.get() as usize));
     tokio::spawn(follow_workers(Arc::clone(&workers)));
 

@@ -37,9 +37,6 @@ pub struct Config {
     pub(crate) explore_step: f64,
     pub(crate) cooldown: u32,
     pub(crate) margin: f64,
-    pub(crate) confirm: u32,
-    pub(crate) verify: u32,
-    pub(crate) min_calls: u64,
     pub(crate) candidates: usize,
     pub(crate) apply_timeout: Duration,
     pub(crate) model: ModelConfig,
@@ -94,9 +91,6 @@ impl Default for Config {
             explore_step: 0.125,
             cooldown: 2,
             margin: 0.1,
-            confirm: 2,
-            verify: 1,
-            min_calls: 20,
             candidates: 1024,
             apply_timeout: Duration::from_secs(5),
             model: ModelConfig::default(),
@@ -182,28 +176,11 @@ impl Config {
         self
     }
 
-    /// Safety margin the planner keeps below each bound (default 0.1 = 10 %).
+    /// Safety margin the planner keeps below each bound in its predictions
+    /// (default 0.1 = 10 %). Health needs no margin: it is judged as a
+    /// probability of being over budget.
     pub fn margin(mut self, share: f64) -> Self {
         self.margin = share;
-        self
-    }
-
-    /// Consecutive windows that confirm a violation or a recovery (default 2;
-    /// a window more than 50 % over a bound confirms at once).
-    pub fn confirm(mut self, windows: u32) -> Self {
-        self.confirm = windows;
-        self
-    }
-
-    /// Windows observed after a change before it is judged (default 1).
-    pub fn verify(mut self, windows: u32) -> Self {
-        self.verify = windows;
-        self
-    }
-
-    /// Calls a window needs before its SLIs count (default 20).
-    pub fn min_calls(mut self, calls: u64) -> Self {
-        self.min_calls = calls;
         self
     }
 
@@ -336,9 +313,6 @@ impl Config {
         }
         if !(0.0..0.9).contains(&self.margin) {
             return fail(format!("margin {} must be in [0, 0.9)", self.margin));
-        }
-        if self.confirm == 0 || self.verify == 0 {
-            return fail("confirm and verify need at least one window".into());
         }
         if self.candidates < 8 {
             return fail(format!(

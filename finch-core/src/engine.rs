@@ -9,9 +9,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use tokio::task::JoinHandle;
 
-use crate::analyze::{Analysis, Analyzer, Health};
+use crate::analyze::{Analysis, Analyzer, Health, Incident, Saturation, Shift, Trend};
 use crate::config::Config;
-use crate::execute::{Change, Decision, DecisionKind, DecisionOutcome, Executor};
+use crate::execute::{Baseline, Change, Decision, DecisionKind, DecisionOutcome, Executor};
 use crate::export;
 use crate::knob::KnobRef;
 use crate::knowledge::{Journal, ModelBlob, Record};
@@ -33,6 +33,18 @@ pub struct Tick {
     pub judged: Option<Decision>,
     /// The change made after this window.
     pub decision: Option<Decision>,
+    /// The window follows a change and has not settled: it is neither
+    /// verified on nor trained on.
+    pub settling: bool,
+    /// A workload shift (rate or mix) completed on this window.
+    pub shift: Option<Shift>,
+    /// A trend of the request rate over the recent windows.
+    pub trend: Option<Trend>,
+    /// An environment drift, while one is reported.
+    pub incident: Option<Incident>,
+    /// Knobs whose pressure signals rose beyond their usual level, most
+    /// saturated first.
+    pub saturated: Vec<Saturation>,
 }
 
 type Training = JoinHandle<(Result<Models, TrainError>, Duration)>;
@@ -95,13 +107,17 @@ impl Engine {
             &slos,
             cfg.signals.clone(),
             cfg.process_signals,
-            cfg.min_calls,
             space.current(),
         );
+        let pressure = knobs
+            .iter()
+            .map(|k| (k.name().to_string(), k.pressure()))
+            .filter(|(_, p)| !p.is_empty())
+            .collect();
         Engine {
-            analyzer: Analyzer::new(slos.len(), cfg.confirm, cfg.margin),
+            analyzer: Analyzer::new(&slos, pressure),
             planner: Planner::new(space, &cfg),
-            executor: Executor::new(cfg.apply_timeout, cfg.verify, cfg.margin),
+            executor: Executor::new(cfg.apply_timeout),
             journal: Journal::new(Arc::clone(&cfg.store), cfg.journal_capacity),
             monitor,
             goals,
@@ -338,6 +354,9 @@ impl Engine {
 
         let (analysis, cpu) = on_cpu(|| self.analyzer.analyze(&obs, &samples));
         self.cpu += cpu;
+        let mut obs = obs;
+        // A settling window still carries the previous configuration's backlog.
+        obs.clean &= !analysis.settling;
         self.planner.observe_rate(obs.total_rate());
         if let Some(shift) = &analysis.shift {
             self.planner.on_shift(shift.mix_changed());
@@ -420,9 +439,24 @@ impl Engine {
                         if p.intent == Intent::Fix || d.cost_after > d.cost_before {
                             self.planner.add_floor(&before);
                         }
-                        let margin = analysis.worst_margin().unwrap_or(0.0);
-                        self.executor
-                            .track(d.clone(), before, p.target, p.intent, p.probe, margin);
+                        let baselines = analysis
+                            .slos
+                            .iter()
+                            .flat_map(|s| &s.objectives)
+                            .map(|j| Baseline {
+                                fraction: j.estimate,
+                                budget: j.budget,
+                                focus: j.calls > 0 && j.at_risk(),
+                            })
+                            .collect();
+                        self.executor.track(
+                            d.clone(),
+                            before,
+                            p.target,
+                            p.intent,
+                            p.probe,
+                            baselines,
+                        );
                         changed = true;
                     }
                     Err(e) => {
@@ -459,6 +493,11 @@ impl Engine {
             observation: obs,
             judged,
             decision,
+            settling: analysis.settling,
+            shift: analysis.shift.clone(),
+            trend: analysis.trend,
+            incident: analysis.incident.clone(),
+            saturated: analysis.saturated.clone(),
         }
     }
 
@@ -586,17 +625,19 @@ impl Engine {
                 calls: s.window.calls,
                 errors: s.window.errors,
                 in_flight: s.window.in_flight,
+                drift: a.drift,
                 objectives: s
                     .slo
                     .objectives()
                     .iter()
                     .zip(&s.slis)
-                    .zip(&a.margins)
-                    .map(|((o, sli), margin)| ObjectiveStatus {
+                    .zip(&a.objectives)
+                    .map(|((o, sli), j)| ObjectiveStatus {
                         objective: *o,
                         display: o.to_string(),
                         sli: *sli,
-                        margin: *margin,
+                        margin: (j.calls > 0).then_some(j.margin),
+                        over_budget: j.over,
                     })
                     .collect(),
             })

@@ -81,6 +81,8 @@ pub fn start(config: Config) -> Result<Handle, Error> {
     if let Some(e) = slo::problems().into_iter().next() {
         return Err(e.into());
     }
+    // Here rather than on a request: calibrating busy-waits for up to 200 ms.
+    slo::calibrate_clock();
     let knobs = select(
         knob::knobs(),
         config.knobs.as_ref(),

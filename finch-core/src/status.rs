@@ -54,7 +54,8 @@ pub struct KnobStatus {
 pub struct SloStatus {
     /// The SLO's name.
     pub name: String,
-    /// Health after hysteresis.
+    /// Health: how likely its objectives are to be broken, from the counts
+    /// of bad calls over the recent windows.
     pub health: Health,
     /// Calls started per second.
     pub rate: f64,
@@ -66,6 +67,9 @@ pub struct SloStatus {
     pub in_flight: u64,
     /// Each objective with its SLI.
     pub objectives: Vec<ObjectiveStatus>,
+    /// The latency or errors moved against their recent baseline on the last
+    /// window.
+    pub drift: Option<crate::analyze::Direction>,
 }
 
 /// One objective on the last window.
@@ -77,8 +81,12 @@ pub struct ObjectiveStatus {
     pub display: String,
     /// The SLI (seconds or ratio); `None` with too few calls.
     pub sli: Option<f64>,
-    /// Relative margin to the bound (negative: violated).
+    /// The margin to the objective's budget of bad calls, on the recent
+    /// windows pooled: `ln(budget / estimated bad fraction)`, within ±3
+    /// (negative: over budget); `None` before any call.
     pub margin: Option<f64>,
+    /// The probability that the true share of bad calls exceeds the budget.
+    pub over_budget: f64,
 }
 
 /// The SLI models.

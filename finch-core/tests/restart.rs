@@ -34,9 +34,10 @@ async fn a_restarted_loop_resumes_warm_from_the_file_store() {
         "the model is back"
     );
     assert!(
-        after.model.available >= 60,
-        "observations are back: {}",
-        after.model.available
+        after.model.available >= before.model.available,
+        "observations are back: {} of {}",
+        after.model.available,
+        before.model.available
     );
     assert!(
         tick.observation.seq > 60,

@@ -13,7 +13,7 @@ use syn::{
 
 use crate::util::{TimeUnit, describe_lit, doc_string, format_nanos, time_literal};
 
-const KEYS: &str = "default, min, max, step, log, cost or name";
+const KEYS: &str = "default, min, max, step, log, cost, pressure or name";
 
 /// Expands `#[knob(args)] item`. When the knob's type is fine but something
 /// else is wrong, the type is still referenced beside the error, so its imports
@@ -69,6 +69,7 @@ fn emit(item: &KnobItem, inner: &Type, kind: Kind, args: &KnobArgs, spec: &Spec)
         log,
         cost,
     } = spec;
+    let pressure = args.pressure.as_deref().unwrap_or_default();
     let step = match step {
         Some(step) => quote!(::core::option::Option::Some(#step)),
         None => quote!(::core::option::Option::None),
@@ -86,7 +87,7 @@ fn emit(item: &KnobItem, inner: &Type, kind: Kind, args: &KnobArgs, spec: &Spec)
         #[allow(clippy::unnecessary_cast)]
         #vis #static_token #ident #colon_token #ty = ::finch::Knob::<#inner>::__from_spec(
             ::finch::__private::KnobSpec::__new(
-                #name, #doc, #default, #min, #max, #step, #log, #cost,
+                #name, #doc, #default, #min, #max, #step, #log, #cost, &[#(#pressure),*],
             ),
             #bits,
         ) #semi_token
@@ -112,6 +113,7 @@ struct KnobArgs {
     cost: Option<Arg>,
     log: Option<(Ident, bool)>,
     name: Option<LitStr>,
+    pressure: Option<Vec<LitStr>>,
 }
 
 fn once<T>(slot: &mut Option<T>, key: &Ident, value: T) -> Result<()> {
@@ -151,6 +153,31 @@ impl Parse for KnobArgs {
                         true
                     };
                     once(&mut args.log, &key, (key.clone(), value))?;
+                }
+                "pressure" => {
+                    equals(input, &key, "\"pool.waiting\"")?;
+                    let expected = |span| {
+                        Error::new(
+                            span,
+                            "expected a signal name or a list of them, as in \
+                             `pressure = \"pool.waiting\"` or `pressure = [\"pool.waiting\", \"pool.in_use\"]`",
+                        )
+                    };
+                    let names: Vec<LitStr> = if input.peek(syn::token::Bracket) {
+                        let inner;
+                        syn::bracketed!(inner in input);
+                        inner
+                            .parse_terminated(|i| i.parse::<LitStr>(), Token![,])
+                            .map_err(|e| expected(e.span()))?
+                            .into_iter()
+                            .collect()
+                    } else {
+                        vec![input.parse::<LitStr>().map_err(|e| expected(e.span()))?]
+                    };
+                    if let Some(empty) = names.iter().find(|n| n.value().is_empty()) {
+                        return Err(Error::new(empty.span(), "a signal name cannot be empty"));
+                    }
+                    once(&mut args.pressure, &key, names)?;
                 }
                 "name" => {
                     equals(input, &key, "\"service.pool_size\"")?;
@@ -729,6 +756,16 @@ mod tests {
         assert!(args.default.is_some() && args.step.is_some() && args.cost.is_some());
         assert_eq!(args.log.map(|(_, v)| v), Some(true));
         assert_eq!(args.name.map(|n| n.value()).as_deref(), Some("pool"));
+        let pressured: KnobArgs = syn::parse2(quote!(
+            default = 1,
+            pressure = ["pool.waiting", "pool.in_use"]
+        ))?;
+        assert_eq!(pressured.pressure.map(|p| p.len()), Some(2));
+        let one: KnobArgs = syn::parse2(quote!(pressure = "pool.waiting"))?;
+        assert_eq!(
+            one.pressure.map(|p| p[0].value()),
+            Some("pool.waiting".to_string())
+        );
         let off: KnobArgs = syn::parse2(quote!(default = 1, log = false,))?;
         assert_eq!(off.log.map(|(_, v)| v), Some(false));
 
@@ -739,6 +776,8 @@ mod tests {
         assert!(err(quote!(log = 1)).is_some_and(|e| e.contains("`true` or `false`")));
         assert!(err(quote!(name = "")).is_some_and(|e| e.contains("cannot be empty")));
         assert!(err(quote!(name = pool)).is_some_and(|e| e.contains("string literal")));
+        assert!(err(quote!(pressure = 3)).is_some_and(|e| e.contains("signal name")));
+        assert!(err(quote!(pressure = [""])).is_some_and(|e| e.contains("cannot be empty")));
         Ok(())
     }
 

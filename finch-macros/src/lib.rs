@@ -60,6 +60,7 @@ use proc_macro::TokenStream;
 /// | `step = v` | valid values are `min + k * step` |
 /// | `log` or `log = true` | search the knob on a logarithmic scale (needs `min > 0`) |
 /// | `cost = x` | how expensive higher values are (a number >= 0; default 0, free) |
+/// | `pressure = ".."` or `pressure = ["..", ".."]` | the signals that show the knob's resource under pressure (e.g. `"pool.waiting"`): the loop waits for them to settle after a change and reports the knob as saturated when they rise |
 /// | `name = ".."` | the stable name (default: module path and identifier) |
 ///
 /// `T` is an integer type, `f32`, `f64`, `bool`, `Duration` (any path whose last

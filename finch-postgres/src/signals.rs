@@ -23,11 +23,16 @@ const ACTIVITY_SQL: &str = "SELECT \
 /// | signal | meaning |
 /// |---|---|
 /// | `commits_per_sec`, `rollbacks_per_sec` | `pg_stat_database` transactions of the app's database, per second of the window |
-/// | `hit_ratio` | buffer hits / (hits + reads) during the window |
+/// | `hit_ratio`, `read_ratio` | buffer hits (reads) / (hits + reads) during the window |
 /// | `temp_bytes_per_sec` | bytes spilled to temporary files (e.g. sorts beyond `work_mem`) |
 /// | `deadlocks` | deadlocks detected during the window |
 /// | `active`, `idle_in_transaction`, `lock_waiting` | `pg_stat_activity` sessions of the database now |
-/// | `pool_size`, `pool_available`, `pool_waiting`, `pool_max` | the deadpool pool now |
+/// | `pool_size`, `pool_available`, `pool_waiting`, `pool_max`, `pool_in_use` | the deadpool pool now |
+///
+/// The knobs of [`PgTuner`](crate::PgTuner) declare their pressure signals
+/// among these: the pool size `pool_waiting`, `work_mem` and its kin
+/// `temp_bytes_per_sec`, `shared_buffers` and `effective_cache_size`
+/// `read_ratio`.
 ///
 /// Counters are reported as per-window deltas: the first sample reports only
 /// the gauges. Every signal is `Internal` (recorded for explanation, not a model
@@ -89,6 +94,10 @@ impl PgSignals {
             Signal::internal("pool_size", status.size as f64),
             Signal::internal("pool_available", status.available as f64),
             Signal::internal("pool_waiting", status.waiting as f64),
+            Signal::internal(
+                "pool_in_use",
+                status.size.saturating_sub(status.available) as f64,
+            ),
             Signal::internal("pool_max", status.max_size as f64),
         ];
         let previous = self
@@ -118,15 +127,35 @@ impl PgSignals {
             ) && h + r > 0.0
             {
                 out.push(Signal::internal("hit_ratio", h / (h + r)));
+                out.push(Signal::internal("read_ratio", r / (h + r)));
             }
         }
         Ok(out)
     }
 }
 
+/// The name of [`PgSignals`]' source: its signals show as `pg.<name>`.
+pub(crate) const SOURCE: &str = "pg";
+
+/// The pressure signals of the pool size: calls waiting for a connection.
+pub(crate) const POOL_PRESSURE: &[&str] = &["pg.pool_waiting"];
+
+/// The signals that show a setting's resource under pressure: temporary files
+/// for `work_mem`-like settings, reads that missed the buffer cache for
+/// `shared_buffers` and `effective_cache_size`.
+pub(crate) fn pressure_of(setting: &str) -> &'static [&'static str] {
+    match setting {
+        "work_mem" | "hash_mem_multiplier" | "maintenance_work_mem" | "temp_buffers" => {
+            &["pg.temp_bytes_per_sec"]
+        }
+        "shared_buffers" | "effective_cache_size" => &["pg.read_ratio"],
+        _ => &[],
+    }
+}
+
 impl SignalSource for PgSignals {
     fn name(&self) -> &str {
-        "pg"
+        SOURCE
     }
 
     fn sample(&self) -> BoxFuture<'_, Result<Vec<Signal>, SignalError>> {

@@ -457,6 +457,7 @@ impl PgTunerBuilder {
                     Scope::System => "with ALTER SYSTEM and a reload",
                 }
             );
+            let pressure = crate::signals::pressure_of(&info.name);
             let knob = match kind {
                 Kind::Integer => TypedKnob::Integer(register(
                     KnobBuilder::new(name, default.round() as i64)
@@ -464,18 +465,21 @@ impl PgTunerBuilder {
                     cost,
                     log,
                     doc,
+                    pressure,
                 )?),
                 Kind::Real => TypedKnob::Real(register(
                     KnobBuilder::new(name, default).bounds(min, max),
                     cost,
                     log,
                     doc,
+                    pressure,
                 )?),
                 Kind::Bool => TypedKnob::Bool(register(
                     KnobBuilder::new(name, default != 0.0),
                     cost,
                     false,
                     doc,
+                    pressure,
                 )?),
             };
             let masked_by =
@@ -510,6 +514,7 @@ impl PgTunerBuilder {
                     .bounds(lo, hi)
                     .cost(cost)
                     .doc("Connections in the application's PostgreSQL pool (deadpool resize, pre-warmed)")
+                    .pressure(crate::signals::POOL_PRESSURE.iter().copied())
                     .register()?;
                 Some(PoolKnob {
                     knob,
@@ -563,8 +568,12 @@ fn register<T: KnobValue>(
     cost: f64,
     log: bool,
     doc: String,
+    pressure: &[&str],
 ) -> Result<Arc<Knob<T>>, PgError> {
-    let builder = builder.cost(cost).doc(doc);
+    let builder = builder
+        .cost(cost)
+        .doc(doc)
+        .pressure(pressure.iter().copied());
     let builder = if log { builder.log() } else { builder };
     Ok(builder.register()?)
 }

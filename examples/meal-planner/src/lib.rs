@@ -22,6 +22,7 @@ pub mod extract;
 pub mod loadgen;
 pub mod overhead;
 pub mod routes;
+pub mod signals;
 pub mod tuning;
 
 use std::sync::Arc;
@@ -82,6 +83,11 @@ impl AppState {
     /// The recipe cache.
     pub fn cache(&self) -> &RecipeCache {
         &self.cache
+    }
+
+    /// The service's pressure signals, for `finch::Config::signal`.
+    pub fn signals(&self) -> signals::AppSignals {
+        signals::AppSignals::new(Arc::clone(&self.cache), self.admission.clone())
     }
 
     /// Waits for admission, then for a connection.

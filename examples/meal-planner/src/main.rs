@@ -154,16 +154,18 @@ async fn serve(
     }
     let database_knobs = tuning::database_knobs(&pool, &sessions).await?;
     let exporter = PrometheusExporter::install()?;
+    let state = AppState::new(pool.clone());
     let mut config = finch::Config::default()
         .from_env()?
-        .signal(PgSignals::new(pool.clone()));
+        .signal(PgSignals::new(pool))
+        .signal(state.signals());
     if frozen {
         for k in finch::knobs() {
             config = config.freeze(k.name());
         }
     }
     let finch = finch::start(config)?;
-    let service = app(AppState::new(pool)).merge(router(&finch, exporter));
+    let service = app(state).merge(router(&finch, exporter));
     listen(addr, service).await?;
     finch.shutdown().await;
     database_knobs.shutdown().await?;

@@ -9,6 +9,7 @@
 //! | [`WORK_MEM_KNOB`] ([`database_knobs`]) | memory a sort or hash of a query may use before it spills to temporary files | memory: up to that much per sort or hash node, per connection |
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
@@ -25,6 +26,7 @@ use crate::error::AppError;
     max = 4096,
     log,
     cost = 1.0,
+    pressure = "app.cache_miss_ratio",
     name = "meal_planner.recipe_cache_capacity"
 )]
 pub static RECIPE_CACHE_CAPACITY: Knob<u32>;
@@ -35,6 +37,7 @@ pub static RECIPE_CACHE_CAPACITY: Knob<u32>;
     min = 1,
     max = 64,
     cost = 0.5,
+    pressure = "app.admission_waiting",
     name = "meal_planner.concurrency_limit"
 )]
 pub static CONCURRENCY_LIMIT: Knob<u32>;
@@ -69,6 +72,7 @@ pub const DEFAULT_POOL_SIZE: u32 = 4;
 #[derive(Clone, Debug)]
 pub struct Admission {
     permits: Arc<Semaphore>,
+    waiting: Arc<AtomicU64>,
 }
 
 impl Admission {
@@ -78,14 +82,30 @@ impl Admission {
         let current = CONCURRENCY_LIMIT.get();
         let permits = Arc::new(Semaphore::new(current as usize));
         tokio::spawn(follow(Arc::downgrade(&permits), current));
-        Admission { permits }
+        Admission {
+            permits,
+            waiting: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Requests waiting for a permit now.
+    pub fn waiting(&self) -> u64 {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Permits held now (requests admitted), against the knob's value.
+    pub fn in_use(&self) -> u64 {
+        u64::from(CONCURRENCY_LIMIT.get()).saturating_sub(self.permits.available_permits() as u64)
     }
 
     /// Waits for a permit, up to [`ADMISSION_TIMEOUT`].
     pub async fn admit(&self) -> Result<OwnedSemaphorePermit, AppError> {
-        match tokio::time::timeout(ADMISSION_TIMEOUT, Arc::clone(&self.permits).acquire_owned())
-            .await
-        {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let admitted =
+            tokio::time::timeout(ADMISSION_TIMEOUT, Arc::clone(&self.permits).acquire_owned())
+                .await;
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        match admitted {
             Ok(Ok(permit)) => Ok(permit),
             Ok(Err(_)) | Err(_) => Err(AppError::Busy),
         }

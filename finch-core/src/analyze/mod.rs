@@ -1,46 +1,102 @@
-//! Analyze: per-SLO compliance with hysteresis, margins to every objective, and
-//! workload shifts.
+//! Analyze: each objective's health as a probability from counts of bad
+//! events, workload shifts and trends, drifts of the environment, settling
+//! after a change, and which resource is under pressure.
+//!
+//! Every detector is a likelihood-ratio test on counts, tuned to a false-alarm
+//! rate per window rather than to fixed thresholds on noisy values, so it
+//! behaves the same at 5 and at 1500 requests per second.
 
+mod drift;
+pub(crate) mod health;
 mod noise;
+mod settle;
 mod shift;
+pub(crate) mod stats;
+
+#[cfg(test)]
+mod detection;
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+pub use drift::Direction;
+use drift::Drift;
+pub(crate) use health::Judgement;
+use health::ObjectiveHealth;
 use noise::Noise;
 pub(crate) use noise::needed_margin;
-pub use shift::Shift;
-pub(crate) use shift::ShiftDetector;
+use settle::Settle;
+use shift::ShiftDetector;
+pub use shift::{Shift, Trend};
 
 use crate::monitor::{Observation, SloSample};
-use crate::slo::Objective;
+use crate::slo::{Objective, SloRef};
 
-/// An SLO's health after hysteresis.
+/// An SLO's health: how likely its objectives are to be broken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Health {
-    /// Every objective holds with the planner's margin to spare.
+    /// Every objective is more likely than not within its budget.
     Compliant,
-    /// Every objective holds, but one is within the margin of its bound.
+    /// Some objective is more likely than not over its budget, not yet confirmed.
     AtRisk,
-    /// Confirmed violated.
+    /// Some objective is over its budget with high confidence (95 %), until
+    /// the evidence says it is likely back within it.
     Violated,
-    /// No window with enough calls yet.
+    /// No call measured yet.
     NoData,
+}
+
+/// The environment changed: an SLO's latency or errors moved while the
+/// configuration and the workload did not.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Incident {
+    /// The SLO that moved.
+    pub slo: String,
+    /// Which way it moved.
+    pub direction: Direction,
+    /// One minus the chance that noise alone gathers this much evidence.
+    pub confidence: f64,
+    /// The window it was detected in.
+    pub since: u64,
+}
+
+/// A resource under pressure: a signal a knob declared rose beyond its usual level.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Saturation {
+    /// The knob whose resource it is.
+    pub knob: String,
+    /// The pressure signal.
+    pub signal: String,
+    /// Its value on this window.
+    pub value: f64,
+    /// Its usual value.
+    pub usual: f64,
 }
 
 /// One SLO on one window.
 #[derive(Clone, Debug)]
 pub(crate) struct SloAnalysis {
     pub(crate) health: Health,
-    /// Whether every objective held on this window (`None`: too few calls).
-    pub(crate) window_holds: Option<bool>,
-    /// Relative margin per objective (`None`: too few calls).
-    pub(crate) margins: Vec<Option<f64>>,
+    /// Per objective: the judgement of the pooled recent windows.
+    pub(crate) objectives: Vec<Judgement>,
+    /// Per objective: bad events and calls of this window alone.
+    pub(crate) window: Vec<(u64, u64)>,
+    /// The latency or errors moved on this window against their baseline.
+    pub(crate) drift: Option<Direction>,
 }
 
 impl SloAnalysis {
+    /// Each objective's bounded margin, `None` before any call.
+    pub(crate) fn margins(&self) -> impl Iterator<Item = Option<f64>> + '_ {
+        self.objectives
+            .iter()
+            .map(|j| (j.calls > 0).then_some(j.margin))
+    }
+
     pub(crate) fn worst_margin(&self) -> Option<f64> {
-        self.margins.iter().flatten().copied().reduce(f64::min)
+        self.margins().flatten().reduce(f64::min)
     }
 }
 
@@ -49,8 +105,11 @@ impl SloAnalysis {
 pub(crate) struct Analysis {
     pub(crate) slos: Vec<SloAnalysis>,
     pub(crate) shift: Option<Shift>,
-    /// The total rate rose above the recent minimum.
-    pub(crate) rising: bool,
+    pub(crate) trend: Option<Trend>,
+    /// The window follows a change and has not settled: judge nothing on it.
+    pub(crate) settling: bool,
+    pub(crate) incident: Option<Incident>,
+    pub(crate) saturated: Vec<Saturation>,
     /// Per objective (SLOs in order, objectives in order): the window-to-window
     /// noise of its SLI, once known.
     pub(crate) noise: Vec<Option<f64>>,
@@ -62,12 +121,20 @@ impl Analysis {
         self.slos.iter().any(|s| s.health == Health::Violated)
     }
 
-    /// Some objective failed on this very window.
-    pub(crate) fn window_violated(&self) -> bool {
-        self.slos.iter().any(|s| s.window_holds == Some(false))
+    /// Some objective is more likely than not over its budget.
+    pub(crate) fn breached(&self) -> bool {
+        self.slos
+            .iter()
+            .flat_map(|s| &s.objectives)
+            .any(|j| j.calls > 0 && j.at_risk())
     }
 
-    /// The smallest margin over every objective measured on this window.
+    /// The rate climbs.
+    pub(crate) fn rising(&self) -> bool {
+        self.trend == Some(Trend::Rising)
+    }
+
+    /// The smallest margin over every objective measured.
     pub(crate) fn worst_margin(&self) -> Option<f64> {
         self.slos
             .iter()
@@ -75,119 +142,167 @@ impl Analysis {
             .reduce(f64::min)
     }
 
-    /// Each objective's margin on this window, flattened like `noise`.
+    /// Each objective's margin, flattened like `noise`.
     pub(crate) fn margins(&self) -> impl Iterator<Item = Option<f64>> + '_ {
-        self.slos.iter().flat_map(|s| s.margins.iter().copied())
+        self.slos.iter().flat_map(SloAnalysis::margins)
     }
 
-    /// Every SLO had enough calls to judge.
+    /// Every objective has measured calls.
     pub(crate) fn complete(&self) -> bool {
-        self.slos.iter().all(|s| s.window_holds.is_some())
+        self.margins().all(|m| m.is_some())
     }
 }
 
-struct Hysteresis {
-    violated: bool,
-    /// Whether each of the last windows failed, newest in the lowest bit.
-    recent: u16,
-    seen: bool,
-    bad_streak: u32,
-    good_streak: u32,
+/// Windows an incident stays reported after its detection.
+const INCIDENT_WINDOWS: u32 = 10;
+/// Pressure-signal windows before their usual level is known.
+const PRESSURE_WARMUP: u32 = 5;
+/// Smoothing of a pressure signal's usual level.
+const PRESSURE_ALPHA: f64 = 0.1;
+/// Standard deviations above its usual level that make a signal saturated.
+const PRESSURE_Z: f64 = 3.0;
+
+#[derive(Default)]
+struct Usual {
+    mean: f64,
+    variance: f64,
+    windows: u32,
 }
 
-/// A window this far over a bound (relative margin) confirms a violation at once.
-const SEVERE: f64 = -0.5;
-/// Windows remembered for chronic violations.
-const RECENT: u32 = 10;
-/// Failed windows among the last [`RECENT`] that confirm a violation even when
-/// they never come in a row (an SLO that fails every third window is violated).
-const CHRONIC: u32 = 3;
+struct SloState {
+    objectives: Vec<ObjectiveHealth>,
+    drift: Drift,
+}
 
 pub(crate) struct Analyzer {
-    states: Vec<Hysteresis>,
+    slos: Vec<SloState>,
     shift: ShiftDetector,
+    settle: Settle,
     noise: Noise,
-    confirm: u32,
-    margin: f64,
+    /// Each knob's declared pressure signals.
+    pressure: Vec<(String, Vec<String>)>,
+    usual: BTreeMap<String, Usual>,
+    incident: Option<(Incident, u32)>,
 }
 
 impl Analyzer {
-    pub(crate) fn new(slos: usize, confirm: u32, margin: f64) -> Self {
+    pub(crate) fn new(slos: &[SloRef], pressure: Vec<(String, Vec<String>)>) -> Self {
         Analyzer {
-            states: (0..slos)
-                .map(|_| Hysteresis {
-                    violated: false,
-                    recent: 0,
-                    seen: false,
-                    bad_streak: 0,
-                    good_streak: 0,
+            slos: slos
+                .iter()
+                .map(|s| SloState {
+                    objectives: s
+                        .objectives()
+                        .iter()
+                        .map(|o| ObjectiveHealth::new(o.budget()))
+                        .collect(),
+                    drift: Drift::new(),
                 })
                 .collect(),
             shift: ShiftDetector::default(),
+            settle: Settle::default(),
             noise: Noise::default(),
-            confirm,
-            margin,
+            pressure,
+            usual: BTreeMap::new(),
+            incident: None,
         }
     }
 
+    fn signal(obs: &Observation, name: &str) -> Option<f64> {
+        obs.signals
+            .get(name)
+            .or_else(|| obs.workload.get(name))
+            .copied()
+    }
+
     pub(crate) fn analyze(&mut self, obs: &Observation, samples: &[SloSample]) -> Analysis {
+        let declared: BTreeMap<String, f64> = self
+            .pressure
+            .iter()
+            .flat_map(|(_, signals)| signals)
+            .filter_map(|s| Self::signal(obs, s).map(|v| (s.clone(), v)))
+            .collect();
+        let in_flight: Vec<u64> = samples.iter().map(|s| s.fresh.in_flight).collect();
+        let (changed, settling) =
+            self.settle
+                .update(&obs.knobs, obs.clean, &in_flight, declared.clone());
+        let started: Vec<u64> = samples.iter().map(|s| s.fresh.started).collect();
+        let (shift, trend) = self.shift.update(&started, obs.length_secs.max(1e-9));
+        let restart = changed || settling || shift.is_some();
+        let workload_steady = shift.is_none() && trend.is_none() && self.shift.pressure() < 0.5;
+
+        let mut incident = None;
         let slos = samples
             .iter()
-            .zip(&mut self.states)
+            .zip(&mut self.slos)
             .map(|(sample, st)| {
-                let margins: Vec<Option<f64>> = sample
+                let w = &sample.fresh;
+                let window: Vec<(u64, u64)> = sample
                     .slo
                     .objectives()
                     .iter()
-                    .zip(&sample.slis)
-                    .map(|(o, sli)| sli.map(|v| o.margin(v)))
+                    .map(|o| (o.bad_calls(w), w.calls))
                     .collect();
-                let measured = margins.iter().all(Option::is_some) && !margins.is_empty();
-                let worst = margins.iter().flatten().copied().reduce(f64::min);
-                let window_holds = if measured {
-                    worst.map(|m| m >= 0.0)
-                } else {
+                if restart {
+                    st.drift.restart();
+                    st.objectives.iter_mut().for_each(ObjectiveHealth::restart);
+                }
+                let drift = if settling {
                     None
+                } else {
+                    st.drift.update(w.counts(), w.calls, w.errors)
                 };
-                if let Some(holds) = window_holds {
-                    st.recent = ((st.recent << 1) | u16::from(!holds)) & ((1 << RECENT) - 1);
-                }
-                let chronic = st.recent.count_ones() >= CHRONIC;
-                match (window_holds, worst) {
-                    (Some(false), Some(w)) => {
-                        st.seen = true;
-                        st.bad_streak += 1;
-                        st.good_streak = 0;
-                        if st.bad_streak >= self.confirm || w <= SEVERE || chronic {
-                            st.violated = true;
-                        }
+                if let Some((direction, evidence)) = drift {
+                    // The pool restarts where the SLI moved.
+                    st.objectives.iter_mut().for_each(ObjectiveHealth::restart);
+                    if workload_steady && direction == Direction::Worse {
+                        incident = Some(Incident {
+                            slo: sample.slo.name().to_string(),
+                            direction,
+                            confidence: 1.0 - (-evidence).exp(),
+                            since: obs.seq,
+                        });
                     }
-                    (Some(true), _) => {
-                        st.seen = true;
-                        st.good_streak += 1;
-                        st.bad_streak = 0;
-                        if st.good_streak >= self.confirm {
-                            st.violated = false;
-                        }
-                    }
-                    _ => {}
                 }
-                let health = if !st.seen {
-                    Health::NoData
-                } else if st.violated {
+                let objectives: Vec<Judgement> = st
+                    .objectives
+                    .iter_mut()
+                    .zip(&window)
+                    .map(|(h, &(bad, calls))| {
+                        if settling {
+                            h.current()
+                        } else {
+                            h.update(bad, calls)
+                        }
+                    })
+                    .collect();
+                let health = if st.objectives.iter().any(ObjectiveHealth::violated) {
                     Health::Violated
-                } else if worst.is_some_and(|w| w < self.margin) {
+                } else if objectives.iter().all(|j| j.calls == 0) {
+                    Health::NoData
+                } else if objectives.iter().any(|j| j.calls > 0 && j.at_risk()) {
                     Health::AtRisk
                 } else {
                     Health::Compliant
                 };
                 SloAnalysis {
                     health,
-                    window_holds,
-                    margins,
+                    objectives,
+                    window,
+                    drift: drift.map(|d| d.0),
                 }
             })
             .collect();
+
+        if let Some(i) = incident {
+            self.incident = Some((i, INCIDENT_WINDOWS));
+        } else if let Some((_, left)) = &mut self.incident {
+            *left -= 1;
+            if *left == 0 {
+                self.incident = None;
+            }
+        }
+
         let comparable: Vec<Option<f64>> = samples
             .iter()
             .flat_map(|s| {
@@ -200,12 +315,141 @@ impl Analyzer {
             })
             .collect();
         self.noise.update(&obs.knobs, obs.total_rate(), &comparable);
-        let (shift, rising) = self.shift.update(obs);
+        let saturated = self.saturated(&declared, settling);
         Analysis {
             slos,
             shift,
-            rising,
+            trend,
+            settling,
+            incident: self.incident.as_ref().map(|(i, _)| i.clone()),
+            saturated,
             noise: self.noise.sigma(),
         }
+    }
+
+    /// The declared pressure signals above their usual level, most saturated first.
+    fn saturated(&mut self, values: &BTreeMap<String, f64>, settling: bool) -> Vec<Saturation> {
+        let mut out: Vec<(f64, Saturation)> = Vec::new();
+        for (knob, signals) in &self.pressure {
+            for s in signals {
+                let (Some(&v), Some(u)) = (values.get(s), self.usual.get(s)) else {
+                    continue;
+                };
+                let sd = u.variance.sqrt();
+                let z = (v - u.mean) / sd.max(1e-9 + 0.05 * u.mean.abs());
+                if u.windows >= PRESSURE_WARMUP && v > 0.0 && z >= PRESSURE_Z {
+                    out.push((
+                        z,
+                        Saturation {
+                            knob: knob.clone(),
+                            signal: s.clone(),
+                            value: v,
+                            usual: u.mean,
+                        },
+                    ));
+                }
+            }
+        }
+        if !settling {
+            for (s, &v) in values {
+                let u = self.usual.entry(s.clone()).or_default();
+                u.windows += 1;
+                let a = PRESSURE_ALPHA.max(1.0 / f64::from(u.windows));
+                let d = v - u.mean;
+                u.mean += a * d;
+                u.variance = (1.0 - a) * (u.variance + a * d * d);
+            }
+        }
+        out.sort_by(|a, b| b.0.total_cmp(&a.0));
+        out.into_iter().map(|(_, s)| s).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::SloBuilder;
+    use crate::slo::SloWindow;
+
+    fn register(name: &str) -> SloRef {
+        SloBuilder::new(name)
+            .p99(Duration::from_millis(50))
+            .register()
+            .expect("the SLO registers")
+    }
+
+    /// 100 calls spread over `ms` to twice `ms`.
+    fn sample(slo: &SloRef, ms: u64) -> SloSample {
+        let latencies: Vec<Duration> = (0..100)
+            .map(|i| Duration::from_micros(ms * 1000 + i * ms * 10))
+            .collect();
+        let window = SloWindow::of(&latencies, 0, Duration::from_secs(1));
+        SloSample {
+            slo: slo.clone(),
+            fresh: window.clone(),
+            window,
+            slis: vec![None],
+        }
+    }
+
+    fn obs(seq: u64, knob: f64, waiting: f64) -> Observation {
+        Observation {
+            instance: "t".into(),
+            seq,
+            at_ms: 0,
+            length_secs: 1.0,
+            generation: 0,
+            clean: true,
+            knobs: [("pool".to_string(), knob)].into(),
+            workload: BTreeMap::new(),
+            signals: [("pool.waiting".to_string(), waiting)].into(),
+            slis: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn latency_that_moves_under_an_unchanged_configuration_is_an_incident() {
+        let slo = register("analyze.tests.incident");
+        let mut a = Analyzer::new(std::slice::from_ref(&slo), Vec::new());
+        for seq in 0..20 {
+            let an = a.analyze(&obs(seq, 4.0, 0.0), &[sample(&slo, 5)]);
+            assert!(an.incident.is_none(), "{seq}");
+        }
+        let an = a.analyze(&obs(20, 4.0, 0.0), &[sample(&slo, 10)]);
+        let i = an.incident.expect("twice as slow with nothing changed");
+        assert_eq!((i.direction, i.since), (Direction::Worse, 20));
+        assert!(i.confidence > 0.99, "{i:?}");
+
+        // The same slowdown with a knob moved is the change's doing.
+        let other = register("analyze.tests.no_incident");
+        let mut a = Analyzer::new(std::slice::from_ref(&other), Vec::new());
+        for seq in 0..20 {
+            a.analyze(&obs(seq, 4.0, 0.0), &[sample(&other, 5)]);
+        }
+        for seq in 20..40 {
+            let an = a.analyze(&obs(seq, 2.0, 0.0), &[sample(&other, 10)]);
+            assert!(an.incident.is_none(), "{seq}");
+        }
+    }
+
+    #[test]
+    fn a_pressure_signal_beyond_its_usual_level_names_its_knob() {
+        let slo = register("analyze.tests.saturation");
+        let pressure = vec![("pool".to_string(), vec!["pool.waiting".to_string()])];
+        let mut a = Analyzer::new(std::slice::from_ref(&slo), pressure);
+        for seq in 0..20 {
+            let waiting = if seq % 2 == 0 { 0.0 } else { 1.0 };
+            let an = a.analyze(&obs(seq, 4.0, waiting), &[sample(&slo, 5)]);
+            assert!(an.saturated.is_empty(), "{seq}: {:?}", an.saturated);
+        }
+        let an = a.analyze(&obs(20, 4.0, 14.0), &[sample(&slo, 5)]);
+        let s = an.saturated.first().expect("14 waiting is saturation");
+        assert_eq!(
+            (s.knob.as_str(), s.signal.as_str()),
+            ("pool", "pool.waiting")
+        );
+        assert!((s.usual - 0.5).abs() < 0.2, "{s:?}");
     }
 }

@@ -1,6 +1,8 @@
 //! Execute: publish a plan as one generation, run the appliers of knobs that
 //! drive something external (with a timeout), undo the change at once if one
-//! fails, and judge the change on the windows that follow.
+//! fails, and judge the change on the windows that follow: a sequential test
+//! on bad events against their level before the change, over as many windows
+//! as it takes (up to a cap), skipping the windows that settle.
 
 mod decision;
 
@@ -11,6 +13,7 @@ use tokio::task::JoinSet;
 pub use decision::{Change, Decision, DecisionKind, DecisionOutcome};
 
 use crate::analyze::Analysis;
+use crate::analyze::stats::{Conclusion, Sprt, binomial_llr};
 use crate::knob::{ErasedKnob, publish};
 use crate::plan::space::Space;
 use crate::plan::{Intent, Verdict};
@@ -22,11 +25,27 @@ pub(crate) struct Pending {
     pub(crate) after: Vec<u64>,
     pub(crate) intent: Intent,
     pub(crate) probe: Option<(usize, i8)>,
-    /// Worst margin on the window that led to the change.
-    before_margin: f64,
-    margins: Vec<f64>,
+    /// Per objective: its bad fraction before the change, and whether the
+    /// change is judged on it.
+    objectives: Vec<Baseline>,
+    /// Evidence that the change lowered (fix) or raised (cost cut) bad events.
+    effect: Sprt,
+    /// Evidence that a fix made bad events more frequent.
+    worse: Sprt,
+    effect_done: Option<Conclusion>,
+    worse_done: Option<Conclusion>,
     windows: u32,
-    shifted: bool,
+}
+
+/// An objective's state when a change was made.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Baseline {
+    /// The estimated bad fraction.
+    pub(crate) fraction: f64,
+    /// The objective's budget.
+    pub(crate) budget: f64,
+    /// The change is judged on it (for a fix: it was at risk).
+    pub(crate) focus: bool,
 }
 
 /// What verification concluded.
@@ -37,25 +56,33 @@ pub(crate) struct Judgement {
     pub(crate) note: String,
 }
 
-/// A window this much better (relative margin) counts as an improvement.
-const IMPROVED: f64 = 0.05;
-/// A window this much worse counts as a regression.
-const REGRESSED: f64 = 0.10;
+/// Error rates of the verdict's sequential tests (a wrong verdict either way).
+const ALPHA: f64 = 0.05;
+/// Windows a verdict may take; then it is inconclusive.
+pub(crate) const MAX_VERIFY: u32 = 30;
+/// The smallest bad fraction a test assumes, as a share of the budget (no
+/// fraction is known to be zero).
+const FLOOR: f64 = 0.05;
+/// The effect a fix is tested for: bad events divided by this (or multiplied
+/// by it when worse); a cost cut is tested for bad events multiplied by it,
+/// from at least this share of the budget.
+const EFFECT: f64 = 2.0;
+
+impl Baseline {
+    fn p0(&self) -> f64 {
+        self.fraction.clamp(FLOOR * self.budget, 0.5)
+    }
+}
 
 pub(crate) struct Executor {
     timeout: Duration,
-    verify: u32,
-    /// The margin a cost cut must leave; thinner than this, it is undone.
-    margin: f64,
     pending: Option<Pending>,
 }
 
 impl Executor {
-    pub(crate) fn new(timeout: Duration, verify: u32, margin: f64) -> Self {
+    pub(crate) fn new(timeout: Duration) -> Self {
         Executor {
             timeout,
-            verify,
-            margin,
             pending: None,
         }
     }
@@ -119,7 +146,8 @@ impl Executor {
         first_error.map_or(Ok(()), Err)
     }
 
-    /// Starts verifying an applied change.
+    /// Starts verifying an applied change, against each objective's state
+    /// before it.
     pub(crate) fn track(
         &mut self,
         decision: Decision,
@@ -127,90 +155,127 @@ impl Executor {
         after: Vec<u64>,
         intent: Intent,
         probe: Option<(usize, i8)>,
-        before_margin: f64,
+        mut objectives: Vec<Baseline>,
     ) {
+        if !objectives.iter().any(|o| o.focus) {
+            objectives.iter_mut().for_each(|o| o.focus = true);
+        }
         self.pending = Some(Pending {
             decision,
             before,
             after,
             intent,
             probe,
-            before_margin,
-            margins: Vec::new(),
+            objectives,
+            effect: Sprt::new(ALPHA, ALPHA),
+            worse: Sprt::new(ALPHA, ALPHA),
+            effect_done: None,
+            worse_done: None,
             windows: 0,
-            shifted: false,
         });
     }
 
     /// Judges the pending change on one more window; `None` while undecided.
+    /// Settling windows are skipped; a window with an incident or a workload
+    /// shift ends the verdict as inconclusive (not judged).
     pub(crate) fn verify(&mut self, analysis: &Analysis) -> Option<Judgement> {
         let p = self.pending.as_mut()?;
-        p.windows += 1;
-        // A fix judged while load shifts or climbs is inconclusive, not a regression.
-        p.shifted |= analysis.shift.is_some() || analysis.rising;
-        if let Some(m) = analysis.worst_margin() {
-            p.margins.push(m);
+        if let Some(i) = &analysis.incident {
+            let note = format!(
+                "not judged: `{}` drifted while nothing changed ({:.1}% confidence); kept",
+                i.slo,
+                i.confidence * 100.0
+            );
+            return self.conclude(Verdict::Unknown, false, note);
         }
-        let emergency = p.intent == Intent::Save && analysis.window_violated();
-        if !emergency && p.windows < self.verify {
+        if analysis.shift.is_some() {
+            return self.conclude(
+                Verdict::Unknown,
+                false,
+                "not judged: the workload shifted meanwhile; kept".into(),
+            );
+        }
+        if p.intent == Intent::Save && analysis.violated() {
+            return self.conclude(
+                Verdict::Regressed,
+                true,
+                "lowering cost violated an objective".into(),
+            );
+        }
+        if analysis.settling {
             return None;
         }
-        let pending = self.pending.take()?;
-        let Some(after) = mean(&pending.margins) else {
-            return Some(Judgement {
-                pending,
-                verdict: Verdict::Held,
-                rollback: false,
-                note: "no window had enough calls to judge; kept".into(),
-            });
-        };
-        let before = pending.before_margin;
-        let change = format!(
-            "worst margin {:+.0}% → {:+.0}%",
-            before * 100.0,
-            after * 100.0
-        );
-        let (verdict, rollback, note) = match pending.intent {
-            Intent::Save if after < 0.0 => (
-                Verdict::Regressed,
-                true,
-                format!("lowering cost violated an objective ({change})"),
-            ),
-            Intent::Save if after < self.margin => (
-                Verdict::Regressed,
-                true,
-                format!(
-                    "lowering cost left less than the {:.0}% margin ({change})",
-                    self.margin * 100.0
-                ),
-            ),
-            Intent::Save => (
-                Verdict::Held,
-                false,
-                format!("objectives still hold ({change})"),
-            ),
-            Intent::Fix if after >= 0.0 || after > before + IMPROVED => {
-                (Verdict::Improved, false, format!("improved ({change})"))
+        p.windows += 1;
+        let window = analysis.slos.iter().flat_map(|s| s.window.iter().copied());
+        let (mut effect, mut worse) = (0.0, 0.0);
+        for (o, (bad, calls)) in p.objectives.iter().zip(window) {
+            if !o.focus || calls == 0 {
+                continue;
             }
-            Intent::Fix if after < before - REGRESSED && !pending.shifted => (
+            let p0 = o.p0();
+            match p.intent {
+                Intent::Fix => {
+                    effect += binomial_llr(bad, calls, p0, p0 / EFFECT);
+                    worse += binomial_llr(bad, calls, p0, (p0 * EFFECT).min(0.9));
+                }
+                Intent::Save => {
+                    // Safe at half the budget or at the level before; broken
+                    // at the budget or twice that level.
+                    let p0 = p0.max(o.budget / EFFECT).min(0.45);
+                    effect += binomial_llr(bad, calls, p0, (p0 * EFFECT).min(0.9));
+                }
+            }
+        }
+        if p.effect_done.is_none() {
+            p.effect_done = p.effect.update(effect);
+        }
+        if p.worse_done.is_none() && p.intent == Intent::Fix {
+            p.worse_done = p.worse.update(worse);
+        }
+        let windows = p.windows;
+        let verdict = match (p.intent, p.effect_done, p.worse_done) {
+            (Intent::Save, Some(Conclusion::Effect), _) => Some((
                 Verdict::Regressed,
                 true,
-                format!("made objectives worse ({change})"),
-            ),
-            Intent::Fix if pending.shifted => (
+                "lowering cost raised bad events towards the budget".to_string(),
+            )),
+            (Intent::Save, Some(Conclusion::NoEffect), _) => Some((
                 Verdict::Held,
                 false,
-                format!("the workload shifted meanwhile; inconclusive, kept ({change})"),
-            ),
-            Intent::Fix => {
-                let explore = pending.probe.is_some();
-                (
+                "objectives still hold: no rise in bad events".to_string(),
+            )),
+            (Intent::Fix, Some(Conclusion::Effect), _) => Some((
+                Verdict::Improved,
+                false,
+                "improved: bad events fell".to_string(),
+            )),
+            (Intent::Fix, _, Some(Conclusion::Effect)) => Some((
+                Verdict::Regressed,
+                true,
+                "made objectives worse: bad events rose".to_string(),
+            )),
+            (Intent::Fix, Some(Conclusion::NoEffect), Some(Conclusion::NoEffect)) => {
+                let explore = p.probe.is_some();
+                Some((
                     Verdict::NoEffect,
                     explore,
-                    format!("no measurable effect ({change})"),
-                )
+                    "no measurable effect on bad events".to_string(),
+                ))
             }
+            _ if windows >= MAX_VERIFY => Some((
+                Verdict::Unknown,
+                false,
+                "inconclusive: the evidence did not decide; kept".to_string(),
+            )),
+            _ => None,
         };
+        let (verdict, rollback, note) = verdict?;
+        let note = format!("{note} (judged on {windows} windows)");
+        self.conclude(verdict, rollback, note)
+    }
+
+    fn conclude(&mut self, verdict: Verdict, rollback: bool, note: String) -> Option<Judgement> {
+        let pending = self.pending.take()?;
         Some(Judgement {
             pending,
             verdict,
@@ -225,6 +290,116 @@ impl Executor {
     }
 }
 
-fn mean(xs: &[f64]) -> Option<f64> {
-    (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::analyze::{Direction, Health, Incident, SloAnalysis, health::judge};
+
+    fn decision() -> Decision {
+        Decision {
+            id: 1,
+            instance: "t".into(),
+            window: 0,
+            at_ms: 0,
+            kind: DecisionKind::Explore,
+            changes: Vec::new(),
+            reason: String::new(),
+            measured_before: BTreeMap::new(),
+            predicted_before: BTreeMap::new(),
+            predicted_after: BTreeMap::new(),
+            cost_before: 0.0,
+            cost_after: 0.0,
+            outcome: DecisionOutcome::Pending,
+        }
+    }
+
+    /// A window of `calls` calls, `bad` of them bad, on one p99 objective.
+    fn window(bad: u64, calls: u64) -> Analysis {
+        let j = judge(bad, calls, 0.01);
+        Analysis {
+            slos: vec![SloAnalysis {
+                health: Health::Compliant,
+                objectives: vec![j],
+                window: vec![(bad, calls)],
+                drift: None,
+            }],
+            shift: None,
+            trend: None,
+            settling: false,
+            incident: None,
+            saturated: Vec::new(),
+            noise: vec![None],
+        }
+    }
+
+    /// Verifies a fix made when 5 % of calls were bad, on windows of 100 calls
+    /// with `bad` bad ones; the verdict and the windows it took.
+    fn fix(bad: impl Fn(u32) -> u64, edit: impl Fn(u32, &mut Analysis)) -> (Verdict, u32) {
+        let mut e = Executor::new(Duration::from_secs(1));
+        let before = Baseline {
+            fraction: 0.05,
+            budget: 0.01,
+            focus: true,
+        };
+        e.track(
+            decision(),
+            vec![0],
+            vec![1],
+            Intent::Fix,
+            Some((0, 1)),
+            vec![before],
+        );
+        for w in 1..=MAX_VERIFY {
+            let mut a = window(bad(w), 100);
+            edit(w, &mut a);
+            if let Some(j) = e.verify(&a) {
+                return (j.verdict, w);
+            }
+        }
+        panic!("no verdict within the cap");
+    }
+
+    #[test]
+    fn a_fix_is_judged_on_as_many_windows_as_the_evidence_needs() {
+        let (v, w) = fix(|_| 0, |_, _| {});
+        assert_eq!(v, Verdict::Improved);
+        assert!(w <= 2, "{w}");
+        // Regression to the mean is not an improvement: the same 5 %.
+        let (v, _) = fix(|w| u64::from(w % 4 != 0) * 7, |_, _| {});
+        assert_eq!(v, Verdict::NoEffect);
+        let (v, _) = fix(|_| 20, |_, _| {});
+        assert_eq!(v, Verdict::Regressed);
+    }
+
+    #[test]
+    fn settling_windows_are_skipped_and_incidents_are_not_judged() {
+        assert_eq!(fix(|_| 0, |_, _| {}), (Verdict::Improved, 2));
+        let (v, w) = fix(|w| if w == 1 { 50 } else { 0 }, |w, a| a.settling = w == 1);
+        assert_eq!(
+            (v, w),
+            (Verdict::Improved, 3),
+            "the backlog window is not held against it"
+        );
+        let (v, w) = fix(
+            |_| 0,
+            |_, a| {
+                a.incident = Some(Incident {
+                    slo: "api".into(),
+                    direction: Direction::Worse,
+                    confidence: 0.999,
+                    since: 1,
+                });
+            },
+        );
+        assert_eq!((v, w), (Verdict::Unknown, 1));
+    }
+
+    #[test]
+    fn an_undecided_change_is_inconclusive_at_the_cap() {
+        // 3.5 %: between no effect (5 %) and the effect tested for (2.5 %).
+        let (v, w) = fix(|w| if w % 2 == 0 { 3 } else { 4 }, |_, _| {});
+        assert!(v == Verdict::Unknown || w < MAX_VERIFY, "{v:?} after {w}");
+    }
 }

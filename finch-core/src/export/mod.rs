@@ -25,7 +25,7 @@ pub(crate) fn describe() {
     );
     describe_gauge!(
         "finch_slo_compliant",
-        "1 while the SLO is compliant (with hysteresis), else 0"
+        "1 while the SLO is measured and not confirmed violated, else 0"
     );
     describe_gauge!(
         "finch_slo_rate",

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::Knob;
 use super::erased::ErasedKnob;
 use super::registry;
-use super::spec::KnobSpec;
+use super::spec::{KnobSpec, Names};
 use super::value::KnobValue;
 use crate::error::KnobError;
 
@@ -48,6 +48,7 @@ impl<T: KnobValue> KnobBuilder<T> {
                 step: None,
                 log: false,
                 cost: 0.0,
+                pressure: Names::Static(&[]),
             },
             bounded: natural.is_some(),
         }
@@ -76,6 +77,34 @@ impl<T: KnobValue> KnobBuilder<T> {
     /// How expensive higher values are (default 0: free).
     pub fn cost(mut self, cost: f64) -> Self {
         self.spec.cost = cost;
+        self
+    }
+
+    /// The signals that show this knob's resource under pressure: 0 or low
+    /// with slack, rising as it saturates (a pool's waiting calls, a limit's
+    /// queue, a cache's miss ratio, a database's temporary bytes). Names are
+    /// as in [`Observation::signals`](crate::monitor::Observation::signals),
+    /// e.g. `pool.waiting` for the signal `waiting` of the source `pool`. The
+    /// loop waits for them to settle after a change and reports a knob whose
+    /// signal rose beyond its usual level as saturated.
+    ///
+    /// ```
+    /// use finch_core::KnobBuilder;
+    ///
+    /// let pool = KnobBuilder::new("doc.builder.pool", 16u32)
+    ///     .bounds(2, 64)
+    ///     .cost(1.0)
+    ///     .pressure(["pool.waiting"])
+    ///     .register()?;
+    /// assert_eq!(finch_core::knob_by_name("doc.builder.pool").unwrap().pressure(), ["pool.waiting"]);
+    /// # Ok::<(), finch_core::KnobError>(())
+    /// ```
+    pub fn pressure<I, S>(mut self, signals: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.spec.pressure = Names::Owned(signals.into_iter().map(Into::into).collect());
         self
     }
 

@@ -26,6 +26,7 @@ pub(crate) trait ErasedKnob: Send + Sync {
     fn step_size(&self) -> Option<f64>;
     fn is_log(&self) -> bool;
     fn cost(&self) -> f64;
+    fn pressure(&self) -> Vec<String>;
     fn choices(&self) -> &'static [&'static str];
     /// The encoding of the valid value nearest to position `x`.
     fn snap(&self, x: f64) -> Option<u64>;
@@ -100,6 +101,10 @@ impl<T: KnobValue> ErasedKnob for Knob<T> {
 
     fn cost(&self) -> f64 {
         self.spec.cost
+    }
+
+    fn pressure(&self) -> Vec<String> {
+        self.spec.pressure.to_vec()
     }
 
     fn choices(&self) -> &'static [&'static str] {

@@ -85,6 +85,12 @@ impl KnobRef {
         self.erased().cost()
     }
 
+    /// The signals that show this knob's resource under pressure
+    /// (see [`KnobBuilder::pressure`](crate::KnobBuilder::pressure)).
+    pub fn pressure(&self) -> Vec<String> {
+        self.erased().pressure()
+    }
+
     /// Whether the planner searches this knob on a logarithmic scale.
     pub fn is_log(&self) -> bool {
         self.erased().is_log()
@@ -134,6 +140,7 @@ impl KnobRef {
             log: self.is_log(),
             cost: self.cost(),
             pinned: self.is_pinned(),
+            pressure: self.pressure(),
             choices: self.choices(),
         }
     }
@@ -173,6 +180,9 @@ pub struct KnobInfo {
     pub cost: f64,
     /// Pinned by an operator.
     pub pinned: bool,
+    /// The signals that show the knob's resource under pressure.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pressure: Vec<String>,
     /// Choice names (enums).
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub choices: &'static [&'static str],

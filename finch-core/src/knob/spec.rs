@@ -18,6 +18,23 @@ pub struct KnobSpec<T> {
     pub(crate) step: Option<T>,
     pub(crate) log: bool,
     pub(crate) cost: f64,
+    pub(crate) pressure: Names,
+}
+
+/// Signal names, declared as constants (`#[knob]`) or at run time.
+#[derive(Clone, Debug)]
+pub(crate) enum Names {
+    Static(&'static [&'static str]),
+    Owned(Vec<String>),
+}
+
+impl Names {
+    pub(crate) fn to_vec(&self) -> Vec<String> {
+        match self {
+            Names::Static(names) => names.iter().map(|n| (*n).to_string()).collect(),
+            Names::Owned(names) => names.clone(),
+        }
+    }
 }
 
 impl<T: KnobValue> KnobSpec<T> {
@@ -33,6 +50,7 @@ impl<T: KnobValue> KnobSpec<T> {
         step: Option<T>,
         log: bool,
         cost: f64,
+        pressure: &'static [&'static str],
     ) -> Self {
         KnobSpec {
             name: Cow::Borrowed(name),
@@ -43,6 +61,7 @@ impl<T: KnobValue> KnobSpec<T> {
             step,
             log,
             cost,
+            pressure: Names::Static(pressure),
         }
     }
 
@@ -178,7 +197,7 @@ mod tests {
     use super::*;
 
     fn spec(default: u32, min: u32, max: u32, step: Option<u32>) -> KnobSpec<u32> {
-        KnobSpec::__new("t", "", default, min, max, step, false, 1.0)
+        KnobSpec::__new("t", "", default, min, max, step, false, 1.0, &[])
     }
 
     #[test]
@@ -189,11 +208,11 @@ mod tests {
         assert!(spec(8, 0, 64, Some(0)).validate().is_err());
         assert!(spec(9, 0, 64, Some(4)).validate().is_err());
         assert!(spec(8, 0, 64, Some(4)).validate().is_ok());
-        let log0 = KnobSpec::__new("t", "", 1.0f64, 0.0, 2.0, None, true, 1.0);
+        let log0 = KnobSpec::__new("t", "", 1.0f64, 0.0, 2.0, None, true, 1.0, &[]);
         assert!(log0.validate().is_err());
-        let neg_cost = KnobSpec::__new("t", "", 1u8, 0, 2, None, false, -1.0);
+        let neg_cost = KnobSpec::__new("t", "", 1u8, 0, 2, None, false, -1.0, &[]);
         assert!(neg_cost.validate().is_err());
-        let nan = KnobSpec::__new("t", "", 1.0f64, 0.0, f64::NAN, None, false, 0.0);
+        let nan = KnobSpec::__new("t", "", 1.0f64, 0.0, f64::NAN, None, false, 0.0, &[]);
         assert!(nan.validate().is_err());
     }
 
@@ -203,7 +222,7 @@ mod tests {
         assert!(s.check(12).is_ok());
         assert!(matches!(s.check(65), Err(KnobError::OutOfBounds { .. })));
         assert!(matches!(s.check(13), Err(KnobError::OffStep { .. })));
-        let f = KnobSpec::__new("f", "", 1.0f64, 0.0, 2.0, None, false, 0.0);
+        let f = KnobSpec::__new("f", "", 1.0f64, 0.0, 2.0, None, false, 0.0, &[]);
         assert!(matches!(
             f.check(f64::NAN),
             Err(KnobError::NotANumber { .. })
@@ -228,6 +247,7 @@ mod tests {
             None,
             true,
             1.0,
+            &[],
         );
         assert_eq!(d.snap(5.0), Some(Duration::from_millis(100)));
     }

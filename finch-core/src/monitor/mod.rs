@@ -15,16 +15,32 @@ pub use signals::{Signal, SignalError, SignalRole, SignalSource};
 
 use crate::slo::{SloReader, SloRef, SloWindow};
 
-/// One SLO's window with the SLIs of its objectives (`None`: too few calls).
+/// One SLO's window with the SLIs of its objectives (`None`: too few calls to
+/// read the quantile or the ratio).
 pub(crate) struct SloSample {
     pub(crate) slo: SloRef,
+    /// This window alone: what health and change detection count.
+    pub(crate) fresh: SloWindow,
+    /// This window pooled with the quiet ones before it: what the SLIs read.
     pub(crate) window: SloWindow,
     pub(crate) slis: Vec<Option<f64>>,
 }
 
-/// Windows with too few calls are pooled with the following ones, up to this
-/// many, so a quiet service is still measured (over a longer span).
+/// Windows with too few calls to read an SLI value are pooled with the
+/// following ones, up to this many, so a quiet service is still measured (over
+/// a longer span). Health does not depend on it: it is judged on counts.
 const MAX_POOLED: u32 = 8;
+
+/// The calls a window needs for its SLI values (the model's targets) to mean
+/// something: as many as make one bad call expected at the objectives' budgets
+/// (100 for a p99, 20 for a p95, 100 for a 1 % error ratio).
+fn min_calls(slo: &SloRef) -> u64 {
+    slo.objectives()
+        .iter()
+        .map(|o| (1.0 / o.budget()).ceil() as u64)
+        .max()
+        .unwrap_or(1)
+}
 
 /// Windows pooled so far for one SLO, under the knob values they ran with.
 struct Pooled {
@@ -41,7 +57,6 @@ pub(crate) struct Monitor {
     last: Instant,
     seq: u64,
     window_bits: Vec<u64>,
-    min_calls: u64,
 }
 
 impl Monitor {
@@ -49,7 +64,6 @@ impl Monitor {
         slos: &[SloRef],
         sources: Vec<Arc<dyn SignalSource>>,
         process_signals: bool,
-        min_calls: u64,
         bits: Vec<u64>,
     ) -> Self {
         Monitor {
@@ -60,7 +74,6 @@ impl Monitor {
             last: Instant::now(),
             seq: 0,
             window_bits: bits,
-            min_calls,
         }
     }
 
@@ -111,11 +124,14 @@ impl Monitor {
             // A window too quiet to measure is pooled with the next ones (under
             // the same knob values): the SLIs then cover the pooled span.
             let (window, windows) = match pooled.take() {
-                Some(p) if p.bits == self.window_bits => (p.window.merge(fresh), p.windows + 1),
-                _ => (fresh, 1),
+                Some(p) if p.bits == self.window_bits => {
+                    (p.window.merge(fresh.clone()), p.windows + 1)
+                }
+                _ => (fresh.clone(), 1),
             };
             let length = window.length;
-            if window.calls < self.min_calls && windows < MAX_POOLED {
+            let min_calls = min_calls(reader.slo());
+            if window.calls < min_calls && windows < MAX_POOLED {
                 *pooled = Some(Pooled {
                     window: window.clone(),
                     windows,
@@ -132,7 +148,9 @@ impl Monitor {
                 .insert(format!("{}/calls", slo.name()), window.calls as f64);
             obs.signals
                 .insert(format!("{}/errors", slo.name()), window.errors as f64);
-            let enough = window.calls >= self.min_calls;
+            obs.signals
+                .insert(format!("{}/busy", slo.name()), window.handler_secs() / secs);
+            let enough = window.calls >= min_calls || (windows >= MAX_POOLED && window.calls > 0);
             let slis: Vec<Option<f64>> = slo
                 .objectives()
                 .iter()
@@ -143,7 +161,12 @@ impl Monitor {
                     obs.slis.insert(sli_key(slo.name(), o), *v);
                 }
             }
-            samples.push(SloSample { slo, window, slis });
+            samples.push(SloSample {
+                slo,
+                fresh,
+                window,
+                slis,
+            });
         }
 
         if let Some(p) = &mut self.process {

@@ -54,6 +54,9 @@ pub(crate) enum Verdict {
     NoEffect,
     Regressed,
     Held,
+    /// Not judged (inconclusive, or judged during an incident or a shift): it
+    /// teaches nothing.
+    Unknown,
 }
 
 /// An objective the planner must meet: its SLI key and bound.
@@ -73,7 +76,8 @@ pub(crate) struct Context<'a> {
     pub(crate) anchor: (BTreeMap<String, f64>, usize),
 }
 
-/// A window this far over a bound (relative margin) calls for a bigger step.
+/// A margin this low (the log of budget over estimated bad fraction: about 28 %
+/// over budget) calls for a bigger step.
 const SEVERE: f64 = -0.25;
 /// Windows an exploratory direction stays ruled out after it failed.
 const TABU_WINDOWS: u64 = 20;
@@ -241,6 +245,7 @@ impl Planner {
                     self.save_backoff = TABU_WINDOWS;
                 }
             }
+            Verdict::Unknown => {}
             Verdict::NoEffect | Verdict::Regressed => {
                 if let Some((i, dir)) = probe {
                     self.tabu_dir.insert((i, dir), seq + TABU_WINDOWS);
@@ -268,6 +273,9 @@ impl Planner {
             return None;
         }
         let a = ctx.analysis;
+        if a.settling {
+            return None;
+        }
         let worst = a.worst_margin()?;
         let current = self.space.current();
         let trusted = self.trusted();
@@ -277,7 +285,9 @@ impl Planner {
             "the model is not trusted"
         };
         let trusted = trusted.filter(|m| m.familiar(&workload_row(m.as_ref(), ctx.obs)));
-        let urgent = a.window_violated() && (a.violated() || a.shift.is_some() || worst <= SEVERE);
+        // Act on a confirmed violation, or on a likely one when the workload
+        // just shifted; one slow call among few is not a violation.
+        let urgent = a.violated() || (a.breached() && a.shift.is_some());
         if urgent {
             if let Some(models) = &trusted
                 && let Some(p) = self.exploit(models.as_ref(), ctx, &current, Intent::Fix)
@@ -286,15 +296,21 @@ impl Planner {
             }
             return self.explore_fix(&current, worst, why);
         }
-        if a.window_violated()
-            || a.rising
+        if a.breached()
+            || a.rising()
+            || a.incident.is_some()
             || ctx.since_change < self.cooldown
             || seq < self.save_blocked_until
         {
             return None;
         }
         if let Some(models) = &trusted {
-            return self.exploit(models.as_ref(), ctx, &current, Intent::Save);
+            // Every objective is likely within budget (judged on counts): a
+            // predicted thin margin alone does not justify paying more.
+            let cost = self.space.cost(&current);
+            return self
+                .exploit(models.as_ref(), ctx, &current, Intent::Save)
+                .filter(|p| self.space.cost(&p.target) <= cost);
         }
         let needed = self.margins(ctx);
         let roomy = a
@@ -768,6 +784,15 @@ mod tests {
     }
 
     fn analysis(margin: f64) -> Analysis {
+        let fraction = 0.01 / margin.exp();
+        let judgement = crate::analyze::Judgement {
+            bad: (fraction * 1000.0) as u64,
+            calls: 1000,
+            budget: 0.01,
+            estimate: fraction,
+            over: if margin < 0.0 { 0.99 } else { 0.01 },
+            margin,
+        };
         Analysis {
             slos: vec![SloAnalysis {
                 health: if margin < 0.0 {
@@ -775,11 +800,15 @@ mod tests {
                 } else {
                     Health::Compliant
                 },
-                window_holds: Some(margin >= 0.0),
-                margins: vec![Some(margin)],
+                objectives: vec![judgement],
+                window: vec![(judgement.bad, 1000)],
+                drift: None,
             }],
             shift: None,
-            rising: false,
+            trend: None,
+            settling: false,
+            incident: None,
+            saturated: Vec::new(),
             noise: vec![None],
         }
     }

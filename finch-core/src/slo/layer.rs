@@ -3,12 +3,12 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::clock::Stamp;
 use super::registry::SloRef;
 use super::timer::Outcome;
 
@@ -73,7 +73,7 @@ where
         ResponseFuture {
             inner: self.inner.call(req),
             slo: Some(self.slo.clone()),
-            start: Instant::now(),
+            start: Stamp::now(),
         }
     }
 }
@@ -84,7 +84,7 @@ pin_project! {
         #[pin]
         inner: F,
         slo: Option<SloRef>,
-        start: Instant,
+        start: Stamp,
     }
 
     impl<F> PinnedDrop for ResponseFuture<F> {
@@ -96,7 +96,7 @@ pin_project! {
                 } else {
                     Outcome::Cancelled
                 };
-                slo.complete(this.start.elapsed(), outcome);
+                slo.complete(this.start.elapsed_nanos(), outcome);
             }
         }
     }
@@ -116,7 +116,7 @@ where
                 Ok(response) => response.status().is_server_error(),
                 Err(_) => true,
             };
-            slo.complete(this.start.elapsed(), Outcome::from_failed(failed));
+            slo.complete(this.start.elapsed_nanos(), Outcome::from_failed(failed));
         }
         Poll::Ready(result)
     }

@@ -5,6 +5,7 @@
 //! [`SloReader`].
 
 mod builder;
+mod clock;
 mod histogram;
 #[cfg(feature = "tower")]
 mod layer;
@@ -18,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub use builder::SloBuilder;
+pub(crate) use clock::calibrate as calibrate_clock;
 pub use histogram::QUANTILE_RELATIVE_ERROR;
 #[cfg(feature = "tower")]
 pub use layer::{SloLayer, SloService};
@@ -154,12 +156,14 @@ impl Slo {
     /// Records a call measured elsewhere (a simulation, a replayed trace).
     pub fn record(&self, latency: Duration, outcome: Outcome) {
         self.begin();
-        self.complete(latency, outcome);
+        self.complete(
+            u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX),
+            outcome,
+        );
     }
 
     #[inline]
-    pub(crate) fn complete(&self, latency: Duration, outcome: Outcome) {
-        let nanos = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
+    pub(crate) fn complete(&self, nanos: u64, outcome: Outcome) {
         self.histogram.record(nanos);
         match outcome {
             Outcome::Ok => {}

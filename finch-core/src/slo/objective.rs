@@ -107,6 +107,35 @@ impl Objective {
         }
     }
 
+    /// The share of calls allowed to be bad: 1 % for a p99 (calls over the
+    /// threshold), 5 % for a p95, `max` for errors.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use finch_core::{Objective, Quantile};
+    ///
+    /// let p99 = Objective::Latency { quantile: Quantile::P99, threshold: Duration::from_millis(50) };
+    /// assert!((p99.budget() - 0.01).abs() < 1e-12);
+    /// assert_eq!(Objective::Errors { max: 0.02 }.budget(), 0.02);
+    /// ```
+    pub fn budget(&self) -> f64 {
+        match *self {
+            Objective::Latency { quantile, .. } => 1.0 - quantile.fraction(),
+            Objective::Errors { max } => max,
+        }
+    }
+
+    /// The bad calls of a window: calls slower than the threshold (as the
+    /// histogram reads them, consistently with [`sli`](Self::sli): the quantile
+    /// exceeds the threshold exactly when more than the budget's share of calls
+    /// do), or calls that failed.
+    pub fn bad_calls(&self, window: &SloWindow) -> u64 {
+        match *self {
+            Objective::Latency { threshold, .. } => window.slower_than(threshold),
+            Objective::Errors { .. } => window.errors.min(window.calls),
+        }
+    }
+
     /// Relative margin of an SLI value to the bound: positive when the objective
     /// holds (0.2 = 20 % of the bound to spare), negative when violated.
     pub fn margin(&self, sli: f64) -> f64 {
@@ -160,5 +189,25 @@ mod tests {
         assert_eq!(e.to_string(), "errors < 1%");
         assert!(e.validate().is_ok());
         assert!(Objective::Errors { max: 1.5 }.validate().is_err());
+    }
+
+    #[test]
+    fn bad_calls_agree_with_the_quantile() {
+        let slo = crate::SloBuilder::new("test.objective.bad")
+            .p99(Duration::from_millis(50))
+            .register()
+            .unwrap();
+        let mut reader = slo.reader();
+        for i in 0..1000u64 {
+            let ms = if i % 100 < 2 { 80 } else { 10 + i % 30 };
+            slo.record(Duration::from_millis(ms), crate::Outcome::Ok);
+        }
+        let w = reader.drain(Duration::from_secs(1));
+        let o = slo.objectives()[0];
+        assert_eq!(o.bad_calls(&w), 20);
+        assert!(
+            o.sli(&w).unwrap() > o.bound(),
+            "2 % over the bound breaks a p99"
+        );
     }
 }

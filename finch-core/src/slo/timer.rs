@@ -1,9 +1,9 @@
 //! Timing one call, and telling an `Err` return from a success.
 
 use std::mem::ManuallyDrop;
-use std::time::Instant;
 
 use super::Slo;
+use super::clock::Stamp;
 
 /// How a call ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,7 +34,7 @@ impl Outcome {
 #[must_use = "finish the timer with `finish`, or the call counts as cancelled"]
 pub struct SloTimer<'a> {
     slo: &'a Slo,
-    start: Instant,
+    start: Stamp,
 }
 
 impl<'a> SloTimer<'a> {
@@ -42,7 +42,7 @@ impl<'a> SloTimer<'a> {
     pub(crate) fn new(slo: &'a Slo) -> Self {
         SloTimer {
             slo,
-            start: Instant::now(),
+            start: Stamp::now(),
         }
     }
 
@@ -50,7 +50,7 @@ impl<'a> SloTimer<'a> {
     #[inline]
     pub fn finish(self, outcome: Outcome) {
         let this = ManuallyDrop::new(self);
-        this.slo.complete(this.start.elapsed(), outcome);
+        this.slo.complete(this.start.elapsed_nanos(), outcome);
     }
 }
 
@@ -61,7 +61,7 @@ impl Drop for SloTimer<'_> {
         } else {
             Outcome::Cancelled
         };
-        self.slo.complete(self.start.elapsed(), outcome);
+        self.slo.complete(self.start.elapsed_nanos(), outcome);
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::Slo;
-use super::histogram::quantile;
+use super::histogram::{bucket_value, quantile};
 use super::registry::SloRef;
 use std::sync::atomic::Ordering;
 
@@ -128,6 +128,58 @@ impl SloWindow {
     pub fn quantile(&self, q: f64) -> Option<Duration> {
         quantile(&self.counts, self.calls, q)
             .and_then(|ns| Duration::try_from_secs_f64(ns / 1e9).ok())
+    }
+
+    /// Calls slower than `threshold`, as the histogram reads them (a call
+    /// counts at its bucket's midpoint, within
+    /// [`QUANTILE_RELATIVE_ERROR`](super::QUANTILE_RELATIVE_ERROR)).
+    pub fn slower_than(&self, threshold: Duration) -> u64 {
+        let limit = threshold.as_nanos() as f64;
+        self.counts
+            .iter()
+            .enumerate()
+            .rev()
+            .take_while(|(i, _)| bucket_value(*i) > limit)
+            .map(|(_, c)| c)
+            .sum()
+    }
+
+    /// Time spent in the handler by the calls completed in the window, in
+    /// seconds (from the histogram). Divided by the window's length, it is the
+    /// average number of calls busy at once (Little's law).
+    pub fn handler_secs(&self) -> f64 {
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(i, &c)| c as f64 * bucket_value(i))
+            .sum::<f64>()
+            / 1e9
+    }
+
+    /// The window's bucket counts.
+    pub(crate) fn counts(&self) -> &[u64] {
+        &self.counts
+    }
+
+    /// A window made of calls with the given latencies (for tests).
+    #[cfg(test)]
+    pub(crate) fn of(latencies: &[Duration], errors: u64, length: Duration) -> SloWindow {
+        let mut counts = vec![0u64; super::histogram::BUCKETS].into_boxed_slice();
+        for l in latencies {
+            counts[super::histogram::bucket_of(l.as_nanos() as u64)] += 1;
+        }
+        let calls = latencies.len() as u64;
+        SloWindow {
+            calls,
+            started: calls,
+            errors: errors.min(calls),
+            cancelled: 0,
+            panicked: 0,
+            in_flight: 0,
+            length,
+            counts,
+        }
     }
 
     /// Share of calls that were errors; `None` without calls.

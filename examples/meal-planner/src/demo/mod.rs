@@ -358,19 +358,16 @@ fn kind_name(kind: DecisionKind) -> &'static str {
     }
 }
 
-/// The SLOs the demo's loop manages: the busy routes. finch trains only on
-/// windows in which every managed SLO saw `min_calls` calls, and rare routes
-/// (sign-up, house and recipe creation, the shopping list) seldom do at these
-/// rates; they stay declared and measured (`/metrics`) but out of the loop.
+/// The SLOs the demo's loop manages: the busy routes. Rare routes (sign-up,
+/// house and recipe creation, the shopping list) seldom see enough calls at
+/// these rates to tell the loop anything; they stay declared and measured
+/// (`/metrics`) but out of the loop.
 pub const MANAGED_SLOS: [&str; 4] = [
     "meal_planner.recipes.get",
     "meal_planner.recipes.search",
     "meal_planner.schedules.set",
     "meal_planner.storages.upsert",
 ];
-
-/// Calls a window needs before its SLIs count.
-const MIN_CALLS: u64 = 8;
 
 /// The SLIs shown on each progress line.
 const SHOWN: [(&str, &str); 4] = [
@@ -488,12 +485,13 @@ pub async fn run(options: DemoOptions) -> Result<Summary, DemoError> {
     }
 
     let exporter = PrometheusExporter::install()?;
+    let state = AppState::new(pool.clone());
     let mut config = Config::default()
         .interval(options.interval)
         .seed(scenario.seed)
-        .min_calls(MIN_CALLS)
         .slos(MANAGED_SLOS)
-        .signal(PgSignals::new(pool.clone()));
+        .signal(PgSignals::new(pool.clone()))
+        .signal(state.signals());
     if !options.adaptive {
         for k in finch::knobs() {
             config = config.freeze(k.name());
@@ -509,7 +507,6 @@ pub async fn run(options: DemoOptions) -> Result<Summary, DemoError> {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     let finch = finch::start(config)?;
 
-    let state = AppState::new(pool.clone());
     let service = app(state.clone()).merge(router(&finch, exporter));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
