@@ -1,0 +1,1 @@
+//! Simulated services (in progress).
