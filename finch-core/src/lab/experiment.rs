@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use super::judge::Judge;
-use super::report::{ArmSummary, Report, RunResult, ScenarioReport, WindowResult};
+use std::ops::Range;
+
+use super::report::{ArmSummary, OracleSegment, Report, RunResult, ScenarioReport, WindowResult};
 use super::scenario::Scenario;
 use super::subject::{ArmKind, Call, Configuration, Run, Subject};
 use crate::execute::{Decision, DecisionKind};
@@ -55,7 +57,7 @@ pub struct Arms {
     /// The declared defaults, never changed.
     pub default: bool,
     /// Every point of the knob grid, to find the best static configuration and
-    /// the per-phase dynamic oracle.
+    /// the dynamic oracle.
     pub grid: bool,
     /// finch from no knowledge.
     pub cold: bool,
@@ -78,8 +80,8 @@ impl Default for Arms {
 pub const DEFAULT_ARM: &str = "static default";
 /// The best static configuration of the grid.
 pub const BEST_ARM: &str = "best static";
-/// The per-phase dynamic oracle.
-pub const ORACLE_ARM: &str = "oracle (per phase)";
+/// The dynamic oracle, per segment between shifts.
+pub const ORACLE_ARM: &str = "dynamic oracle";
 /// finch from no knowledge.
 pub const COLD_ARM: &str = "finch cold";
 /// finch from the cold run's knowledge.
@@ -91,9 +93,10 @@ pub const WARM_ARM: &str = "finch warm";
 /// - **best static**: the grid point with the fewest violating windows (mean
 ///   over the grid seeds), then the lowest cost: an oracle that has seen the
 ///   whole scenario;
-/// - **oracle (per phase)**: for each phase, the cheapest grid point that
-///   violates no more windows in that phase than the best static one; stitched
-///   from the grid runs (switching is free and instant), a lower bound on cost;
+/// - **dynamic oracle**: for each segment between shifts (phase changes, a
+///   fault's start and end), the cheapest grid point that violates no more
+///   windows in that segment than the best static one; stitched from the grid
+///   runs (switching is free and instant), a lower bound on cost;
 /// - **finch cold** and **finch warm**.
 ///
 /// ```no_run
@@ -525,69 +528,75 @@ fn best_static(results: &[(Configuration, Vec<RunResult>)]) -> Option<usize> {
     })
 }
 
-/// Mean violating windows and mean cost in phase `p`, over runs.
-fn phase_stats(runs: &[RunResult], p: usize) -> (f64, f64) {
-    fn in_phase(r: &RunResult, p: usize) -> impl Iterator<Item = &WindowResult> {
-        r.windows.iter().filter(move |w| w.phase == p)
+/// Mean violating windows and mean cost in segment `seg` (windows), over runs.
+fn segment_stats(runs: &[RunResult], seg: &Range<u32>) -> (f64, f64) {
+    fn inside<'a>(r: &'a RunResult, seg: &Range<u32>) -> impl Iterator<Item = &'a WindowResult> {
+        let seg = seg.clone();
+        r.windows.iter().filter(move |w| seg.contains(&w.index))
     }
     (
         mean(
             runs.iter()
-                .map(|r| in_phase(r, p).filter(|w| w.violated).count() as f64),
+                .map(|r| inside(r, seg).filter(|w| w.violated).count() as f64),
         ),
-        mean(runs.iter().map(|r| mean(in_phase(r, p).map(|w| w.cost)))),
+        mean(runs.iter().map(|r| mean(inside(r, seg).map(|w| w.cost)))),
     )
 }
 
-/// Per phase, the cheapest grid point that violates no more windows in the
-/// phase than the best static point (means over the grid seeds); the oracle's
-/// run on each grid seed is those points' windows stitched together.
+/// Per segment between shifts, the cheapest grid point that violates no more
+/// windows in the segment than the best static point (means over the grid
+/// seeds); the oracle's run on each grid seed is those points' windows
+/// stitched together (switching is free and instant).
 fn oracle(
     scenario: &Scenario,
     results: &[(Configuration, Vec<RunResult>)],
     best: usize,
-) -> (Vec<Configuration>, Vec<RunResult>) {
-    let phase_of = scenario.phase_of();
-    let mut picks = Vec::with_capacity(scenario.phases.len());
-    let mut chosen = Vec::with_capacity(scenario.phases.len());
-    for p in 0..scenario.phases.len() {
-        let (limit, _) = phase_stats(&results[best].1, p);
+) -> (Vec<OracleSegment>, Vec<RunResult>) {
+    let segments = scenario.segments();
+    let mut picks = Vec::with_capacity(segments.len());
+    let mut chosen = Vec::with_capacity(segments.len());
+    for seg in &segments {
+        let (limit, _) = segment_stats(&results[best].1, seg);
         let pick = (0..results.len())
-            .filter(|&i| phase_stats(&results[i].1, p).0 <= limit + 1e-9)
+            .filter(|&i| segment_stats(&results[i].1, seg).0 <= limit + 1e-9)
             .min_by(|&a, &b| {
-                phase_stats(&results[a].1, p)
+                segment_stats(&results[a].1, seg)
                     .1
-                    .total_cmp(&phase_stats(&results[b].1, p).1)
+                    .total_cmp(&segment_stats(&results[b].1, seg).1)
             })
             .unwrap_or(best);
-        picks.push(results[pick].0.clone());
+        picks.push(OracleSegment {
+            from: seg.start,
+            until: seg.end,
+            config: results[pick].0.clone(),
+        });
         chosen.push(pick);
     }
+    let pick_at = |w: u32| {
+        segments
+            .iter()
+            .position(|seg| seg.contains(&w))
+            .and_then(|i| chosen.get(i).copied())
+    };
     let seeds = results[best].1.len();
     let runs = (0..seeds)
         .map(|s| {
-            let windows: Vec<WindowResult> = (0..phase_of.len())
-                .filter_map(|w| {
-                    let pick = *chosen.get(*phase_of.get(w)?)?;
-                    results[pick].1.get(s)?.windows.get(w).cloned()
-                })
-                .collect();
             let mut last: Option<usize> = None;
             let mut changes = 0;
-            let windows = windows
-                .into_iter()
-                .map(|mut w| {
-                    let pick = chosen.get(w.phase).copied();
-                    w.config = None;
-                    if pick != last {
+            let windows = (0..scenario.windows())
+                .filter_map(|w| {
+                    let pick = pick_at(w)?;
+                    let mut window = results[pick].1.get(s)?.windows.get(w as usize)?.clone();
+                    window.config = None;
+                    window.decision = None;
+                    if Some(pick) != last {
                         if last.is_some() {
                             changes += 1;
                         }
-                        w.config = pick.map(|p| results[p].0.clone());
-                        last = pick;
+                        window.config = Some(results[pick].0.clone());
+                        last = Some(pick);
                     }
-                    w.decision = None;
-                    w
+                    Some(window)
                 })
                 .collect();
             let seed = results[best].1[s].seed;

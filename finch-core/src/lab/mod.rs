@@ -1,6 +1,6 @@
 //! The proving ground (feature `lab`): experiments that run a service under
 //! scripted workloads and injected faults, in several *arms* (the static
-//! default, every point of a knob grid, a per-phase oracle, finch cold and
+//! default, every point of a knob grid, a dynamic oracle, finch cold and
 //! warm) over several seeds, and judge every window from the harness's own
 //! per-request records, never from finch's monitor: changing how finch
 //! measures cannot change the score.
@@ -48,7 +48,7 @@ pub use experiment::{
     Arms, BEST_ARM, COLD_ARM, DEFAULT_ARM, Experiment, LabError, ORACLE_ARM, WARM_ARM,
 };
 pub use judge::{LOOKBACK, RULE, Verdict};
-pub use report::{ArmSummary, Report, RunResult, ScenarioReport, WindowResult};
+pub use report::{ArmSummary, OracleSegment, Report, RunResult, ScenarioReport, WindowResult};
 pub use scenario::{Fault, Phase, Scenario, WindowPlan};
 pub use stats::{Estimate, median};
 pub use subject::{

@@ -164,6 +164,17 @@ impl ArmSummary {
     }
 }
 
+/// The dynamic oracle's choice for one segment between shifts.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OracleSegment {
+    /// First window of the segment.
+    pub from: u32,
+    /// First window after it.
+    pub until: u32,
+    /// The grid point chosen for it.
+    pub config: Configuration,
+}
+
 /// One scenario under every arm.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ScenarioReport {
@@ -173,8 +184,8 @@ pub struct ScenarioReport {
     pub shifts: Vec<u32>,
     /// The best static configuration of the grid.
     pub best_static: Option<Configuration>,
-    /// The oracle's configuration in each phase.
-    pub oracle: Vec<Configuration>,
+    /// The dynamic oracle's configuration in each segment between shifts.
+    pub oracle: Vec<OracleSegment>,
     /// Every arm.
     pub arms: Vec<ArmSummary>,
 }
@@ -271,14 +282,12 @@ impl Report {
                 let _ = writeln!(md, "\nBest static: {}.", show_config(best));
             }
             if !s.oracle.is_empty() {
-                let phases: Vec<String> = s
-                    .scenario
-                    .phases
+                let segments: Vec<String> = s
+                    .oracle
                     .iter()
-                    .zip(&s.oracle)
-                    .map(|(p, c)| format!("{}: {}", p.name, show_config(c)))
+                    .map(|o| format!("windows {}–{}: {}", o.from, o.until, show_config(&o.config)))
                     .collect();
-                let _ = writeln!(md, "Oracle per phase: {}.", phases.join("; "));
+                let _ = writeln!(md, "Dynamic oracle: {}.", segments.join("; "));
             }
             let _ = writeln!(md);
         }

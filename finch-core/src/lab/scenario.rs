@@ -253,13 +253,13 @@ impl Scenario {
         out
     }
 
-    /// The phase each judged window belongs to.
-    pub(crate) fn phase_of(&self) -> Vec<usize> {
-        self.phases
-            .iter()
-            .enumerate()
-            .flat_map(|(i, p)| std::iter::repeat_n(i, p.windows as usize))
-            .collect()
+    /// The judged windows cut at every shift: the periods in which neither
+    /// the workload's phase nor the faults change.
+    pub fn segments(&self) -> Vec<std::ops::Range<u32>> {
+        let mut cuts = vec![0];
+        cuts.extend(self.shifts());
+        cuts.push(self.windows());
+        cuts.windows(2).map(|c| c[0]..c[1]).collect()
     }
 }
 
@@ -342,6 +342,6 @@ mod tests {
         assert_eq!(plans[7].shares(&s, &["r", "w", "x"]), vec![0.75, 0.25, 0.0]);
         assert_eq!(plans[2].shares(&s, &["r", "w"]), vec![0.5, 0.5]);
         assert_eq!(s.shifts(), vec![4, 5, 6]);
-        assert_eq!(s.phase_of(), vec![0, 0, 0, 0, 0, 1, 1, 1]);
+        assert_eq!(s.segments(), vec![0..4, 4..5, 5..6, 6..8]);
     }
 }
