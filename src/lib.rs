@@ -70,6 +70,15 @@ pub mod export {
     pub use finch_core::export::{PrometheusExporter, router};
 }
 
+/// The proving ground (feature `lab`): experiments that run a service under
+/// scripted workloads and faults in several arms over seeds, judged from the
+/// harness's own per-request records; and the parts of simulated services in
+/// virtual time.
+#[cfg(feature = "lab")]
+pub mod lab {
+    pub use finch_core::lab::*;
+}
+
 /// PostgreSQL: live settings and pool size as knobs, PostgreSQL signals, and a
 /// knowledge store shared by replicas (feature `postgres`).
 #[cfg(feature = "postgres")]

@@ -17,6 +17,8 @@ pub mod export;
 mod handle;
 pub mod knob;
 pub mod knowledge;
+#[cfg(feature = "lab")]
+pub mod lab;
 pub mod monitor;
 mod plan;
 pub mod slo;
