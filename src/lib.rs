@@ -26,10 +26,10 @@
 //! measurements; with the `tower` feature, `SloLayer` applies one to a route.
 
 pub use finch_core::{
-    ApplyError, Batch, BoxFuture, Config, Error, Family, Handle, Knob, KnobBuilder, KnobError,
-    KnobInfo, KnobKind, KnobRef, KnobValue, ModelConfig, Objective, Outcome, Quantile, Slo,
-    SloBuilder, SloError, SloReader, SloRef, SloTimer, SloWindow, Snapshot, Status, StoreError,
-    Tick, Value, knob_by_name, knobs, slo_by_name, slos, snapshot, start,
+    ApplyError, Batch, BoxFuture, Capacity, Config, Error, Family, Handle, Knob, KnobBuilder,
+    KnobError, KnobInfo, KnobKind, KnobRef, KnobValue, ModelConfig, Objective, Outcome, Quantile,
+    Slo, SloBuilder, SloError, SloReader, SloRef, SloTimer, SloWindow, Snapshot, Status,
+    StoreError, Tick, Value, knob_by_name, knobs, slo_by_name, slos, snapshot, start,
 };
 
 /// The loop's decisions: what changed, why, what was predicted, how it turned out.

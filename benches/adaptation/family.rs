@@ -2,15 +2,18 @@
 //! registered with finch like any service's, a `finch::lab::sim::Service` built
 //! fresh for every run, one window of virtual time per `window` call.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use finch::lab::sim::{Service, SimError};
+use finch::lab::sim::{Service, SimError, StationId, StationLoad};
 use finch::lab::{
     ArmKind, BoxError, Call, Configuration, KnobAxis, Operation, Run, Subject, WindowOutcome,
     WindowPlan, apply, current,
 };
-use finch::{Config, Knob, KnobBuilder, Objective, Outcome, SloBuilder, SloRef};
+use finch::monitor::{Signal, SignalError, SignalSource};
+use finch::{
+    BoxFuture, Capacity, Config, Knob, KnobBuilder, Objective, Outcome, SloBuilder, SloRef,
+};
 
 /// A knob of a simulated service, and the grid the static arms sweep.
 pub(crate) struct KnobDef {
@@ -49,6 +52,9 @@ pub(crate) trait Model {
     fn name(&self) -> &'static str;
     fn knobs(&self) -> Vec<KnobDef>;
     fn operations(&self) -> Vec<OpDef>;
+    /// The capacity knobs, each with the station whose load it sizes (the
+    /// station's signals are `<service>.<station>.busy` and `.waiting`).
+    fn capacities(&self) -> Vec<(&'static str, &'static str, StationId)>;
     /// A fresh simulation for one run.
     fn build(&mut self, seed: u64) -> Result<Service, SimError>;
     /// Puts the knobs' values (read from finch's knobs, `values[i]` for
@@ -70,6 +76,28 @@ pub(crate) struct Simulated<M: Model> {
     slos: Vec<SloRef>,
     ops: Vec<OpDef>,
     svc: Option<Service>,
+    /// Each capacity station's integrated load at the start of the window.
+    loads: Vec<StationLoad>,
+    signals: Stations,
+}
+
+/// The stations' mean busy units and waiting calls over the last window, as
+/// finch's signal source `<service>`: what a real service's pool would report.
+#[derive(Clone)]
+struct Stations {
+    name: &'static str,
+    latest: Arc<Mutex<Vec<Signal>>>,
+}
+
+impl SignalSource for Stations {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn sample(&self) -> BoxFuture<'_, Result<Vec<Signal>, SignalError>> {
+        let latest = self.latest.lock().map(|v| v.clone()).unwrap_or_default();
+        Box::pin(async move { Ok(latest) })
+    }
 }
 
 impl<M: Model> Simulated<M> {
@@ -102,6 +130,10 @@ impl<M: Model> Simulated<M> {
             }
             slos.push(b.register()?);
         }
+        let signals = Stations {
+            name: model.name(),
+            latest: Arc::new(Mutex::new(Vec::new())),
+        };
         Ok(Simulated {
             model,
             defs,
@@ -109,6 +141,8 @@ impl<M: Model> Simulated<M> {
             slos,
             ops,
             svc: None,
+            loads: Vec::new(),
+            signals,
         })
     }
 
@@ -147,16 +181,24 @@ impl<M: Model> Subject for Simulated<M> {
     }
 
     fn finch_config(&self, _: &Run<'_>) -> Option<Config> {
-        Some(
-            Config::default()
-                .knobs(self.names())
-                .slos(self.slos.iter().map(|s| s.name().to_string()))
-                .process_signals(false),
-        )
+        let mut config = Config::default()
+            .knobs(self.names())
+            .slos(self.slos.iter().map(|s| s.name().to_string()))
+            .process_signals(false)
+            .signal(self.signals.clone());
+        let service = self.model.name();
+        for (knob, station, _) in self.model.capacities() {
+            config = config.capacity(
+                Capacity::new(knob, format!("{service}.{station}.busy"))
+                    .waiting(format!("{service}.{station}.waiting")),
+            );
+        }
+        Some(config)
     }
 
     async fn set_up(&mut self, run: &Run<'_>) -> Result<(), BoxError> {
         self.svc = Some(self.model.build(run.seed)?);
+        self.loads = vec![StationLoad::default(); self.model.capacities().len()];
         let defaults: Configuration = self
             .defs
             .iter()
@@ -188,7 +230,24 @@ impl<M: Model> Subject for Simulated<M> {
         self.model.configure(svc, now, &values, &faults)?;
         svc.set_shares(&shares)?;
         svc.set_rate(plan.rate)?;
-        svc.run_until(now + plan.length.as_secs_f64())?;
+        let length = plan.length.as_secs_f64();
+        svc.run_until(now + length)?;
+        let mut signals = Vec::new();
+        for ((_, station, id), last) in self.model.capacities().into_iter().zip(&mut self.loads) {
+            let load = svc.station_load(id)?;
+            signals.push(Signal::internal(
+                format!("{station}.busy"),
+                (load.busy_secs - last.busy_secs) / length,
+            ));
+            signals.push(Signal::internal(
+                format!("{station}.waiting"),
+                (load.waiting_secs - last.waiting_secs) / length,
+            ));
+            *last = load;
+        }
+        if let Ok(mut latest) = self.signals.latest.lock() {
+            *latest = signals;
+        }
         for r in svc.drain_records() {
             let op = r.op.index();
             let ok = r.is_ok();

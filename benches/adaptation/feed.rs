@@ -74,6 +74,12 @@ impl Model for Feed {
         ]
     }
 
+    fn capacities(&self) -> Vec<(&'static str, &'static str, StationId)> {
+        self.ids.map_or_else(Vec::new, |(workers, _)| {
+            vec![("feed.workers", "workers", workers)]
+        })
+    }
+
     fn build(&mut self, seed: u64) -> Result<Service, SimError> {
         let mut svc = Service::new(seed);
         let workers = svc.add_limit(StationSpec::new(3).timeout(0.3).queue_limit(3000))?;

@@ -104,6 +104,12 @@ impl Model for Shop {
         ]
     }
 
+    fn capacities(&self) -> Vec<(&'static str, &'static str, StationId)> {
+        self.ids.map_or_else(Vec::new, |(limit, pool, ..)| {
+            vec![("shop.pool", "pool", pool), ("shop.limit", "limit", limit)]
+        })
+    }
+
     fn build(&mut self, seed: u64) -> Result<Service, SimError> {
         let mut svc = Service::new(seed);
         let limit = svc.add_limit(StationSpec::new(16).timeout(0.5).queue_limit(4000))?;

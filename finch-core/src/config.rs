@@ -47,6 +47,54 @@ pub struct Config {
     pub(crate) instance: String,
     pub(crate) journal_capacity: usize,
     pub(crate) decision_history: usize,
+    pub(crate) capacities: Vec<Capacity>,
+}
+
+/// A knob the loop sizes as a capacity (a connection pool, a concurrency
+/// limit, workers) from queueing rather than by search: from the units busy
+/// on average over each window (Little's law: rate × holding time) with a
+/// square-root safety term, the calls waiting for one, and the holding time
+/// rising when more units slow each other down (contention).
+///
+/// ```
+/// use finch_core::{Capacity, Config};
+///
+/// let config = Config::default().capacity(
+///     Capacity::new("db.pool", "pool.busy").waiting("pool.waiting").headroom(2.0),
+/// );
+/// # let _ = config;
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Capacity {
+    pub(crate) knob: String,
+    pub(crate) busy: String,
+    pub(crate) waiting: Option<String>,
+    pub(crate) headroom: f64,
+}
+
+impl Capacity {
+    /// Knob `knob` is a capacity whose mean busy units over a window are the
+    /// signal `busy` (as named in `Observation::signals`, e.g. `pool.busy`).
+    pub fn new(knob: impl Into<String>, busy: impl Into<String>) -> Self {
+        Capacity {
+            knob: knob.into(),
+            busy: busy.into(),
+            waiting: None,
+            headroom: 1.5,
+        }
+    }
+
+    /// The signal of the mean calls waiting for a unit over a window.
+    pub fn waiting(mut self, signal: impl Into<String>) -> Self {
+        self.waiting = Some(signal.into());
+        self
+    }
+
+    /// β of square-root staffing, `R + β·√R` (default 1.5; 0 to 5).
+    pub fn headroom(mut self, beta: f64) -> Self {
+        self.headroom = beta;
+        self
+    }
 }
 
 /// How the loop learns its models.
@@ -101,6 +149,7 @@ impl Default for Config {
             instance: default_instance(),
             journal_capacity: 100_000,
             decision_history: 64,
+            capacities: Vec::new(),
         }
     }
 }
@@ -127,6 +176,14 @@ impl Config {
     /// each window counts as one interval long. For tests and simulations.
     pub fn manual(mut self) -> Self {
         self.manual = true;
+        self
+    }
+
+    /// Sizes a knob as a capacity from queueing (see [`Capacity`]) instead of
+    /// by search.
+    pub fn capacity(mut self, capacity: Capacity) -> Self {
+        self.capacities.retain(|c| c.knob != capacity.knob);
+        self.capacities.push(capacity);
         self
     }
 
@@ -319,6 +376,14 @@ impl Config {
                 "candidates {} is too few; use at least 8",
                 self.candidates
             ));
+        }
+        for c in &self.capacities {
+            if !(0.0..=5.0).contains(&c.headroom) {
+                return fail(format!(
+                    "the headroom of capacity `{}` is {}; use a value in [0, 5] (1.5 by default)",
+                    c.knob, c.headroom
+                ));
+            }
         }
         let m = &self.model;
         if m.min_samples < 8 || m.retrain_every == 0 || m.trees == 0 {

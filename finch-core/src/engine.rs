@@ -92,8 +92,12 @@ impl Engine {
         slos: Vec<SloRef>,
         status: Arc<Mutex<Status>>,
     ) -> Self {
+        // Capacities are sized from queueing, not searched.
         let frozen = cfg.frozen.clone();
-        let space = Space::new(&knobs, &|name| frozen.contains(name));
+        let sized: Vec<String> = cfg.capacities.iter().map(|c| c.knob.clone()).collect();
+        let space = Space::new(&knobs, &|name| {
+            frozen.contains(name) || sized.iter().any(|s| s == name)
+        });
         let goals = slos
             .iter()
             .flat_map(|s| {
@@ -434,6 +438,13 @@ impl Engine {
                 d.predicted_before = p.predicted_before;
                 d.predicted_after = p.predicted_after;
                 match self.executor.apply(&self.planner.space, &p.target).await {
+                    Ok(_) if !p.verify => {
+                        d.outcome = DecisionOutcome::Kept {
+                            note: "sized from queueing; its controller watches it".into(),
+                        };
+                        self.log_decision(&d);
+                        changed = true;
+                    }
                     Ok(_) => {
                         self.log_decision(&d);
                         if p.intent == Intent::Fix || d.cost_after > d.cost_before {

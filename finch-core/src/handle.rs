@@ -96,6 +96,14 @@ pub fn start(config: Config) -> Result<Handle, Error> {
             )));
         }
     }
+    for c in &config.capacities {
+        if !knobs.iter().any(|k| k.name() == c.knob) {
+            return Err(Error::Config(format!(
+                "Config::capacity names `{}`, which is not a managed knob; `finch::knobs()` lists them",
+                c.knob
+            )));
+        }
+    }
     let slos = select(
         slo::slos(),
         config.slos.as_ref(),

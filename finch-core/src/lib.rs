@@ -25,7 +25,7 @@ pub mod slo;
 pub mod status;
 mod util;
 
-pub use config::{Config, ModelConfig};
+pub use config::{Capacity, Config, ModelConfig};
 pub use engine::Tick;
 pub use error::{ApplyError, Error, KnobError, SloError, StoreError};
 pub use handle::{Handle, start};

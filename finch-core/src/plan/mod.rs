@@ -8,6 +8,7 @@
 //! objective holds with room to spare. Every move is verified and undone if it
 //! made things worse.
 
+pub(crate) mod capacity;
 pub(crate) mod model;
 pub(crate) mod space;
 
@@ -45,6 +46,9 @@ pub(crate) struct Proposal {
     pub(crate) predicted_after: BTreeMap<String, f64>,
     /// The knob and direction of an exploratory step.
     pub(crate) probe: Option<(usize, i8)>,
+    /// Verify the change on the next windows and undo it if it made things
+    /// worse; capacity sizings are not: their controller watches them.
+    pub(crate) verify: bool,
 }
 
 /// How a verified change turned out, as the planner learns from it.
@@ -127,10 +131,21 @@ pub(crate) struct Planner {
     rate: f64,
     save_blocked_until: u64,
     save_backoff: u64,
+    /// Capacity knobs, sized from queueing.
+    capacities: Vec<capacity::Controller>,
 }
 
 impl Planner {
     pub(crate) fn new(space: Space, cfg: &Config) -> Self {
+        let capacities = cfg
+            .capacities
+            .iter()
+            .filter(|c| !cfg.frozen.contains(&c.knob))
+            .filter_map(|c| {
+                let dim = space.dims.iter().position(|d| d.name() == c.knob)?;
+                Some(capacity::Controller::new(dim, c.clone()))
+            })
+            .collect();
         Planner {
             space,
             models: None,
@@ -148,6 +163,7 @@ impl Planner {
             rate: 0.0,
             save_blocked_until: 0,
             save_backoff: TABU_WINDOWS,
+            capacities,
         }
     }
 
@@ -269,6 +285,9 @@ impl Planner {
         self.tabu_dir.retain(|_, until| *until > seq);
         self.rate = ctx.obs.total_rate();
         self.floors.retain(|f| f.until > seq);
+        if let Some(p) = self.size_capacities(ctx) {
+            return Some(p);
+        }
         if !self.space.dims.iter().any(space::Dim::movable) {
             return None;
         }
@@ -321,6 +340,65 @@ impl Planner {
             return self.explore_save(&current, worst, why);
         }
         None
+    }
+
+    /// Sizes every capacity knob from queueing; one proposal moves all of
+    /// those that need it.
+    fn size_capacities(&mut self, ctx: &Context<'_>) -> Option<Proposal> {
+        let current = self.space.current();
+        let mut target = current.clone();
+        let mut reasons = Vec::new();
+        let mut grow = false;
+        let rate = ctx.obs.total_rate();
+        let settled = ctx.since_change >= 2;
+        for c in &mut self.capacities {
+            let Some(d) = self.space.dims.get(c.dim) else {
+                continue;
+            };
+            if d.knob.is_pinned() || !(d.hi > d.lo) {
+                continue;
+            }
+            let spec = c.spec();
+            let Some(&busy) = ctx.obs.signals.get(&spec.busy) else {
+                continue;
+            };
+            let waiting = spec
+                .waiting
+                .as_ref()
+                .and_then(|w| ctx.obs.signals.get(w).copied())
+                .unwrap_or(0.0);
+            let size = d.position(current[c.dim]);
+            let load = capacity::Load {
+                rate,
+                busy,
+                waiting,
+            };
+            let Some(sizing) = c.size(ctx.obs.seq, size, load, settled) else {
+                continue;
+            };
+            let wanted = sizing.size.clamp(d.lo, d.hi);
+            let Some(bits) = d.knob.erased().snap(wanted) else {
+                continue;
+            };
+            if bits != current[c.dim] {
+                target[c.dim] = bits;
+                grow |= sizing.grow;
+                reasons.push(sizing.reason);
+            }
+        }
+        if reasons.is_empty() {
+            return None;
+        }
+        Some(Proposal {
+            target,
+            kind: DecisionKind::Exploit,
+            intent: if grow { Intent::Fix } else { Intent::Save },
+            reason: format!("capacity from queueing: {}", reasons.join("; ")),
+            predicted_before: BTreeMap::new(),
+            predicted_after: BTreeMap::new(),
+            probe: None,
+            verify: false,
+        })
     }
 
     /// The margin each goal needs: the configured one, widened by its noise.
@@ -516,6 +594,7 @@ impl Planner {
             predicted_before: predicted(0),
             predicted_after: predicted(j),
             probe: None,
+            verify: true,
         })
     }
 
@@ -578,6 +657,7 @@ impl Planner {
                     predicted_before: BTreeMap::new(),
                     predicted_after: BTreeMap::new(),
                     probe: Some((i, dir)),
+                    verify: true,
                 });
             }
         }
@@ -621,6 +701,7 @@ impl Planner {
                 predicted_before: BTreeMap::new(),
                 predicted_after: BTreeMap::new(),
                 probe: Some((i, -1)),
+                verify: true,
             });
         }
         None

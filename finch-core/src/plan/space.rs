@@ -12,8 +12,8 @@ use crate::knob::{KnobKind, KnobRef};
 /// One knob as an axis of the space.
 pub(crate) struct Dim {
     pub(crate) knob: KnobRef,
-    lo: f64,
-    hi: f64,
+    pub(crate) lo: f64,
+    pub(crate) hi: f64,
     log: bool,
     pub(crate) cost: f64,
     frozen: bool,

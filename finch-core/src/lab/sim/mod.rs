@@ -105,6 +105,6 @@ pub use pipeline::{CacheId, Pipeline, ProcessorId, StationId};
 pub use pool::{Pool, PoolSpec};
 pub use processor::{Completion, Processor, ProcessorSpec, Wakeup};
 pub use record::{OpId, Outcome, Record};
-pub use service::Service;
+pub use service::{Service, StationLoad};
 pub use station::{Admission, Station, StationSpec, StationStats, Ticket};
 pub use zipf::Zipf;

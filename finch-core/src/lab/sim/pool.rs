@@ -89,8 +89,8 @@ impl<T> Pool<T> {
             .unwrap_or(self.station.capacity())
     }
 
-    /// Asks for `size` at `now`. A shrink (or a size reached at once) applies
-    /// now and returns `None`, and the caller then drains
+    /// Asks for `size` at `now`. A shrink (or a size reached at once, or the
+    /// size already being opened) applies now or keeps its schedule and returns `None`, and the caller then drains
     /// [`Station::next_grant`]; a growth returns when to call [`Pool::apply`].
     ///
     /// # Errors
@@ -98,6 +98,10 @@ impl<T> Pool<T> {
     pub fn resize(&mut self, now: f64, size: usize) -> Result<Option<Pending>, SimError> {
         if size == 0 {
             return Err(SimError::invalid("pool size", size, "use a size >= 1"));
+        }
+        // Asking again for the size already opening keeps its schedule.
+        if self.applier.pending() == Some(&size) {
+            return Ok(None);
         }
         if size <= self.station.capacity() || self.applier.delay() == 0.0 {
             self.applier.cancel();
@@ -150,6 +154,20 @@ mod tests {
         assert_eq!(p.station().capacity(), 2);
         assert!(!p.apply(stale.map_or(0, |s| s.generation))?);
         assert_eq!(p.station().capacity(), 2);
+        Ok(())
+    }
+
+    #[test]
+    fn asking_again_for_the_opening_size_keeps_its_schedule() -> Result<(), SimError> {
+        let mut p = Pool::<char>::new(PoolSpec::new(2).open_delay(2.0))?;
+        let Some(pending) = p.resize(0.0, 6)? else {
+            panic!("growth should be pending")
+        };
+        // A driver that sets the knob's value every second must not push the
+        // opening back forever.
+        assert_eq!(p.resize(1.0, 6)?, None);
+        assert!(p.apply(pending.generation)?);
+        assert_eq!(p.station().capacity(), 6);
         Ok(())
     }
 }

@@ -48,6 +48,15 @@ struct Operation {
     steps: Vec<Step>,
 }
 
+/// A station's load integrated over time (see [`Service::station_load`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StationLoad {
+    /// Token-seconds held.
+    pub busy_secs: f64,
+    /// Request-seconds spent waiting.
+    pub waiting_secs: f64,
+}
+
 /// A simulated service in virtual time, fully determined by its seed.
 ///
 /// Assemble it once (stations, processors, caches, then operations with their
@@ -91,6 +100,10 @@ pub struct Service {
     shares: Vec<f64>,
     ops: Vec<Operation>,
     stations: Vec<Pool<u32>>,
+    /// Per station, tokens held and requests waiting, integrated over time.
+    loads: Vec<StationLoad>,
+    /// When `loads` were last brought up to date.
+    integrated_until: f64,
     /// Whether a station has its (single) timeout event pending.
     timeout_pending: Vec<bool>,
     processors: Vec<Processor<u32>>,
@@ -121,6 +134,8 @@ impl Service {
             shares: Vec::new(),
             ops: Vec::new(),
             stations: Vec::new(),
+            loads: Vec::new(),
+            integrated_until: 0.0,
             timeout_pending: Vec::new(),
             processors: Vec::new(),
             caches: Vec::new(),
@@ -148,6 +163,7 @@ impl Service {
     /// As [`Pool::new`].
     pub fn add_pool(&mut self, spec: PoolSpec) -> Result<StationId, SimError> {
         self.stations.push(Pool::new(spec)?);
+        self.loads.push(StationLoad::default());
         self.timeout_pending.push(false);
         Ok(StationId(self.stations.len() - 1))
     }
@@ -394,11 +410,44 @@ impl Service {
                 "use a finite virtual time",
             ));
         }
-        while let Some((_, event)) = self.kernel.pop_until(t) {
+        while let Some((at, event)) = self.kernel.pop_until(t) {
+            self.integrate(at);
             self.handle(event)?;
             self.run_ready()?;
         }
+        self.integrate(t);
         Ok(())
+    }
+
+    /// Brings each station's time-integrated load up to `now`.
+    fn integrate(&mut self, now: f64) {
+        let dt = now - self.integrated_until;
+        if dt <= 0.0 {
+            return;
+        }
+        for (load, pool) in self.loads.iter_mut().zip(&self.stations) {
+            let station = pool.station();
+            load.busy_secs += station.in_use() as f64 * dt;
+            load.waiting_secs += station.waiting() as f64 * dt;
+        }
+        self.integrated_until = now;
+    }
+
+    /// A station's tokens held and requests waiting, integrated over time since
+    /// the start: the difference over a window divided by its length is the
+    /// window's mean busy tokens and mean queue (Little's law gives the holding
+    /// time as mean busy over the admission rate).
+    ///
+    /// # Errors
+    /// [`SimError::UnknownId`].
+    pub fn station_load(&self, station: StationId) -> Result<StationLoad, SimError> {
+        self.loads
+            .get(station.0)
+            .copied()
+            .ok_or(SimError::UnknownId {
+                kind: "station",
+                index: station.0,
+            })
     }
 
     /// The records of the requests finished since the last drain, in the order they finished.

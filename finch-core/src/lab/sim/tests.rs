@@ -259,3 +259,27 @@ fn interference_and_contention_show_in_latency() -> Result<(), SimError> {
     assert!(during > 2.0 * before);
     Ok(())
 }
+
+/// A station's integrated load obeys Little's law: mean busy tokens are the
+/// admission rate times the holding time.
+#[test]
+fn station_load_follows_littles_law() -> Result<(), SimError> {
+    let mut svc = Service::new(5);
+    let pool = svc.add_pool(PoolSpec::new(50))?;
+    let db = svc.add_processor(ProcessorSpec::cpu(64))?;
+    svc.add_operation(
+        "work",
+        1.0,
+        Pipeline::new().acquire(pool).serve(db, Dist::exp(0.02)?),
+    )?;
+    svc.set_rate(400.0)?;
+    svc.run_until(50.0)?;
+    let load = svc.station_load(pool)?;
+    let busy = load.busy_secs / 50.0;
+    assert!(
+        (busy - 8.0).abs() < 0.4,
+        "400/s × 20 ms = 8 busy, got {busy}"
+    );
+    assert!(load.waiting_secs < 1e-9, "50 tokens never run out");
+    Ok(())
+}

@@ -1,0 +1,316 @@
+//! Capacity control from queueing, no model needed.
+//!
+//! A knob declared as a capacity (a connection pool, a concurrency limit, a
+//! worker count; [`Config::capacity`](crate::Config::capacity)) names two
+//! signals: the units busy on average over the window and the calls waiting
+//! for one. By Little's law the busy units are the arrival rate times the
+//! holding time, `R = λ·S`; square-root staffing sizes the capacity at
+//! `R + β·√R`, which keeps the chance of waiting modest at any load. The
+//! controller sizes it on a forecast of the rate (the last window's rise
+//! carried one window forward), adds the units the waiting calls would hold
+//! (feedback), and grows in one step as large as the jump needs. It shrinks
+//! towards the same target once nothing has waited for a few windows.
+//!
+//! Contention: when a growth makes each call hold its unit longer (more
+//! connections slowing the database), the growth did not help; the controller
+//! returns to the smaller size and does not grow past it again while the load
+//! is no heavier than when it learned that.
+
+use std::collections::VecDeque;
+
+use crate::config::Capacity;
+
+/// Windows with nothing waiting before a capacity shrinks.
+const QUIET_WINDOWS: u32 = 3;
+/// A capacity only moves when the target differs by more than this share.
+const DEADBAND: f64 = 0.15;
+/// Holding time this much longer after a growth, at a similar rate, is contention.
+const CONTENTION: f64 = 1.3;
+/// Rates within this ratio count as similar.
+const SIMILAR_RATE: f64 = 1.25;
+/// Windows after a growth before its holding time is compared.
+const SETTLE: u64 = 2;
+/// Windows a contention ceiling lasts.
+const CEILING_WINDOWS: u64 = 300;
+
+/// What the controller saw of the capacity in one window.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Load {
+    /// Requests per second over every SLO.
+    pub(crate) rate: f64,
+    /// Mean units busy.
+    pub(crate) busy: f64,
+    /// Mean calls waiting for a unit.
+    pub(crate) waiting: f64,
+}
+
+/// A growth whose holding time is still to be compared.
+#[derive(Clone, Copy, Debug)]
+struct Growth {
+    from: f64,
+    at: u64,
+    rate: f64,
+    hold: f64,
+}
+
+/// A size not worth exceeding: growing past it made calls hold longer.
+#[derive(Clone, Copy, Debug)]
+struct Ceiling {
+    size: f64,
+    rate: f64,
+    until: u64,
+}
+
+/// Sizes one capacity knob.
+#[derive(Debug)]
+pub(crate) struct Controller {
+    pub(crate) dim: usize,
+    spec: Capacity,
+    rates: VecDeque<f64>,
+    quiet: u32,
+    growth: Option<Growth>,
+    ceiling: Option<Ceiling>,
+}
+
+/// A move the controller wants, with its reason.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Sizing {
+    pub(crate) size: f64,
+    pub(crate) grow: bool,
+    pub(crate) reason: String,
+}
+
+impl Controller {
+    pub(crate) fn new(dim: usize, spec: Capacity) -> Self {
+        Controller {
+            dim,
+            spec,
+            rates: VecDeque::new(),
+            quiet: 0,
+            growth: None,
+            ceiling: None,
+        }
+    }
+
+    /// The signals this capacity reads.
+    pub(crate) fn spec(&self) -> &Capacity {
+        &self.spec
+    }
+
+    /// The square-root staffing size for `busy` units: `R + β·√R`, at least 1.
+    fn staffing(&self, busy: f64) -> f64 {
+        let r = busy.max(0.0);
+        (r + self.spec.headroom * r.sqrt()).ceil().max(1.0)
+    }
+
+    /// The size for this window given the size in force (`size`), or `None`
+    /// to keep it. `seq` numbers windows; `settled` is false while the last
+    /// change is still settling (then nothing moves).
+    pub(crate) fn size(
+        &mut self,
+        seq: u64,
+        size: f64,
+        load: Load,
+        settled: bool,
+    ) -> Option<Sizing> {
+        let previous = self.rates.back().copied().unwrap_or(load.rate);
+        self.rates.push_back(load.rate);
+        if self.rates.len() > 4 {
+            self.rates.pop_front();
+        }
+        if load.rate <= 0.0 || !load.busy.is_finite() || !load.waiting.is_finite() {
+            return None;
+        }
+        let hold = load.busy / load.rate;
+
+        if let Some(g) = self.growth
+            && seq >= g.at + SETTLE
+        {
+            self.growth = None;
+            let similar = load.rate <= g.rate * SIMILAR_RATE && load.rate >= g.rate / SIMILAR_RATE;
+            if similar && hold > g.hold * CONTENTION && g.from < size {
+                self.ceiling = Some(Ceiling {
+                    size: g.from,
+                    rate: load.rate,
+                    until: seq + CEILING_WINDOWS,
+                });
+                return Some(Sizing {
+                    size: g.from,
+                    grow: false,
+                    reason: format!(
+                        "`{}`: growing {} → {size} made each call hold it {:.0} % longer \
+                         ({:.1} → {:.1} ms) at a similar rate: contention; back to {}",
+                        self.spec.knob,
+                        g.from,
+                        100.0 * (hold / g.hold - 1.0),
+                        g.hold * 1e3,
+                        hold * 1e3,
+                        g.from
+                    ),
+                });
+            }
+        }
+        if self.ceiling.is_some_and(|c| seq >= c.until) {
+            self.ceiling = None;
+        }
+
+        // Feed-forward on the rate one window ahead, feedback from waiting.
+        let forecast = load.rate + (load.rate - previous).max(0.0);
+        let demand = (load.busy + load.waiting) * forecast / load.rate;
+        let mut target = self.staffing(demand);
+        let waiting = load.waiting >= 0.5;
+        if waiting {
+            let boost = (1.0 + load.waiting / load.busy.max(1.0)).min(2.0);
+            target = target.max((size * boost).ceil());
+            self.quiet = 0;
+        } else {
+            self.quiet += 1;
+        }
+        let mut capped = None;
+        if let Some(c) = self.ceiling
+            && load.rate <= c.rate * SIMILAR_RATE
+            && target > c.size
+        {
+            capped = Some(c.size);
+            target = c.size;
+        }
+
+        // At most doubling per step: the next windows show whether it sufficed.
+        target = target.min((size * 2.0).ceil().max(size + 1.0));
+        if target > size * (1.0 + DEADBAND) || (waiting && target > size) {
+            // A growth still taking effect (connections opening) must not be
+            // mistaken for a lack of capacity.
+            if !settled {
+                return None;
+            }
+            self.growth = Some(Growth {
+                from: size,
+                at: seq,
+                rate: load.rate,
+                hold,
+            });
+            return Some(Sizing {
+                size: target,
+                grow: true,
+                reason: format!(
+                    "`{}`: {:.1} busy and {:.1} waiting at {:.0} req/s (forecast {:.0}): \
+                     R + {:.1}·√R = {target}",
+                    self.spec.knob,
+                    load.busy,
+                    load.waiting,
+                    load.rate,
+                    forecast,
+                    self.spec.headroom
+                ),
+            });
+        }
+        if capped.is_none()
+            && settled
+            && self.quiet >= QUIET_WINDOWS
+            && target < size * (1.0 - DEADBAND)
+            && size - target >= 1.0
+        {
+            self.quiet = 0;
+            return Some(Sizing {
+                size: target,
+                grow: false,
+                reason: format!(
+                    "`{}`: nothing waited for {QUIET_WINDOWS} windows, {:.1} busy at {:.0} req/s: \
+                     R + {:.1}·√R = {target}",
+                    self.spec.knob, load.busy, load.rate, self.spec.headroom
+                ),
+            });
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool() -> Controller {
+        Controller::new(
+            0,
+            Capacity::new("pool", "pool.busy").waiting("pool.waiting"),
+        )
+    }
+
+    fn load(rate: f64, busy: f64, waiting: f64) -> Load {
+        Load {
+            rate,
+            busy,
+            waiting,
+        }
+    }
+
+    #[test]
+    fn sizes_from_littles_law_with_square_root_headroom() {
+        let mut c = pool();
+        // 9 busy and 2 waiting at a steady rate: R = 11, 11 + 1.5·√11 = 15.97 → 16.
+        let s = c.size(1, 10.0, load(900.0, 9.0, 2.0), true).expect("grows");
+        assert_eq!(s.size, 16.0);
+        // From 6 it would at most double.
+        let mut c = pool();
+        let s = c.size(1, 6.0, load(900.0, 9.0, 2.0), true).expect("grows");
+        assert_eq!(s.size, 12.0);
+        // Unsettled, it waits.
+        let mut c = pool();
+        assert_eq!(c.size(1, 6.0, load(900.0, 9.0, 2.0), false), None);
+        assert!(s.grow && s.reason.contains("9.0 busy"), "{}", s.reason);
+    }
+
+    #[test]
+    fn a_rate_jump_is_covered_in_one_step() {
+        let mut c = pool();
+        assert_eq!(c.size(1, 6.0, load(200.0, 2.0, 0.0), true), None);
+        // The rate tripled: the forecast carries the rise one window further.
+        let s = c.size(2, 12.0, load(600.0, 6.0, 3.0), true).expect("grows");
+        let demand = 9.0 * 1000.0 / 600.0;
+        assert_eq!(s.size, (demand + 1.5 * f64::sqrt(demand)).ceil());
+        assert!(s.size > 12.0 * (1.0 + DEADBAND));
+    }
+
+    #[test]
+    fn shrinks_only_after_quiet_windows_and_by_the_deadband() {
+        let mut c = pool();
+        for seq in 1..QUIET_WINDOWS as u64 {
+            assert_eq!(c.size(seq, 40.0, load(100.0, 1.0, 0.0), true), None);
+        }
+        let s = c
+            .size(QUIET_WINDOWS as u64, 40.0, load(100.0, 1.0, 0.0), true)
+            .expect("shrinks");
+        assert!(!s.grow);
+        assert_eq!(s.size, 3.0, "1 + 1.5 = 2.5 → 3");
+        // Near its target nothing moves: no oscillation.
+        let mut c = pool();
+        for seq in 1..20 {
+            assert_eq!(c.size(seq, 14.0, load(900.0, 8.5, 0.0), true), None);
+        }
+    }
+
+    #[test]
+    fn contention_sends_the_size_back_and_caps_it() {
+        let mut c = pool();
+        c.size(1, 8.0, load(1000.0, 8.0, 6.0), true).expect("grows");
+        // Two windows later each call holds its connection twice as long.
+        assert_eq!(c.size(2, 16.0, load(1000.0, 15.0, 0.0), false), None);
+        let back = c
+            .size(3, 16.0, load(1000.0, 16.0, 4.0), true)
+            .expect("backs off");
+        assert_eq!(back.size, 8.0);
+        assert!(back.reason.contains("contention"), "{}", back.reason);
+        // At the same load it does not grow past the ceiling again.
+        let again = c.size(4, 8.0, load(1000.0, 8.0, 6.0), true);
+        assert!(again.as_ref().is_none_or(|s| s.size <= 8.0), "{again:?}");
+    }
+
+    #[test]
+    fn quiet_traffic_never_grows_a_capacity() {
+        let mut c = pool();
+        for seq in 1..50 {
+            let s = c.size(seq, 4.0, load(5.0, 0.05, 0.0), true);
+            assert!(s.as_ref().is_none_or(|s| !s.grow), "{s:?}");
+        }
+    }
+}
