@@ -1,4 +1,4 @@
-//! What the demo's charts and `evaluate.png` share: a panel over the run's
+//! What the demo's charts share: a panel over the run's
 //! seconds with the scenario's phases marked, and lines that keep their gaps.
 
 use plotters::coord::Shift;

@@ -10,7 +10,8 @@
 //! and through finch-postgres the pool size and PostgreSQL's `work_mem`) have
 //! real costs, and all but `work_mem` real effects at this scale (see the
 //! README). [`loadgen`] drives it with open-loop load and interference; [`demo`]
-//! runs the whole adaptation demo.
+//! runs the whole adaptation demo; [`lab`] makes it a subject of finch's
+//! proving ground, on which [`evaluate`] and [`overhead`] run.
 
 pub mod cache;
 mod chart;
@@ -19,6 +20,7 @@ pub mod demo;
 pub mod error;
 pub mod evaluate;
 pub mod extract;
+pub mod lab;
 pub mod loadgen;
 pub mod overhead;
 pub mod routes;

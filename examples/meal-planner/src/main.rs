@@ -2,9 +2,10 @@
 //!
 //! ```text
 //! meal-planner serve [--addr 127.0.0.1:3000] [--database meal_planner] [--static | --without-finch]
+//!                    [--set KNOB=VALUE]... [--knowledge DIR]
 //! meal-planner load  --target http://127.0.0.1:3000 [--scenario FILE | --short]
 //! meal-planner demo  [--static] [--short] [--scenario FILE] [--out DIR] [--set KNOB=VALUE]... [--knowledge DIR] [--quiet]
-//! meal-planner evaluate [--short] [--scenario FILE] [--out DIR]
+//! meal-planner evaluate [--short] [--scenario FILE] [--seeds N] [--out DIR]
 //! meal-planner overhead [--short] [--reps PAIRS] [--secs S] [--warmup S] [--rate R] [--out DIR]
 //! ```
 //! `DATABASE_URL` selects the PostgreSQL server (default: the local one).
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use finch::export::{PrometheusExporter, router};
+use finch::knowledge::FileStore;
 use finch::postgres::{PgSignals, SessionSettings};
 use meal_planner::db::{self, DbSettings};
 use meal_planner::demo::{self, DemoOptions};
@@ -53,6 +55,15 @@ enum Command {
         /// /metrics or /finch/status); the `#[slo]` wrappers still record.
         #[arg(long, conflicts_with = "frozen")]
         without_finch: bool,
+        /// Start with a knob at a value (repeatable), e.g. `--set pool=8`:
+        /// a knob's name or pool, work_mem, cache, limit, batch. With
+        /// --static the service stays there.
+        #[arg(long = "set", value_name = "KNOB=VALUE", value_parser = demo::parse_set, conflicts_with = "without_finch")]
+        set: Vec<(String, String)>,
+        /// Keep finch's knowledge in this directory (a file store); a later
+        /// start on it is warm.
+        #[arg(long, conflicts_with_all = ["frozen", "without_finch"])]
+        knowledge: Option<PathBuf>,
     },
     /// Drive a running service with a scenario (loopback targets only).
     Load {
@@ -100,9 +111,10 @@ enum Command {
         #[arg(long, default_value = "meal_planner_demo")]
         database: String,
     },
-    /// The adaptation benchmark on this service: static default, best static
-    /// (a sweep), finch cold and warm on one scenario, each run a child `demo`;
-    /// writes evaluate.md, evaluate.json and evaluate.png.
+    /// The adaptation benchmark on this service, on finch's proving ground:
+    /// static default, a knob grid (best static, per-phase oracle), finch cold
+    /// and warm over seeds, each run a child `serve`; writes report.md,
+    /// report.json and report.png.
     Evaluate(evaluate::EvaluateArgs),
     /// Measure finch's overhead: the service with finch running (knobs frozen)
     /// and with finch absent, under identical open-loop load, alternated
@@ -140,12 +152,21 @@ fn scenario(file: Option<PathBuf>, short: bool) -> Result<Scenario, BoxError> {
     })
 }
 
-async fn serve(
-    addr: SocketAddr,
-    database: String,
+/// How `serve` runs finch.
+struct Loop {
     frozen: bool,
     without_finch: bool,
-) -> Result<(), BoxError> {
+    set: Vec<(String, String)>,
+    knowledge: Option<PathBuf>,
+}
+
+async fn serve(addr: SocketAddr, database: String, finch_loop: Loop) -> Result<(), BoxError> {
+    let Loop {
+        frozen,
+        without_finch,
+        set,
+        knowledge,
+    } = finch_loop;
     let settings = DbSettings::from_env(&database)?;
     let sessions = SessionSettings::new();
     let pool = db::connect(&settings, DEFAULT_POOL_SIZE as usize, &sessions).await?;
@@ -153,12 +174,16 @@ async fn serve(
         return listen(addr, app(AppState::new(pool))).await;
     }
     let database_knobs = tuning::database_knobs(&pool, &sessions).await?;
+    demo::start_from(&set, &database_knobs, &pool).await?;
     let exporter = PrometheusExporter::install()?;
     let state = AppState::new(pool.clone());
     let mut config = finch::Config::default()
         .from_env()?
         .signal(PgSignals::new(pool))
         .signal(state.signals());
+    if let Some(dir) = knowledge {
+        config = config.store(FileStore::open(dir)?);
+    }
     if frozen {
         for k in finch::knobs() {
             config = config.freeze(k.name());
@@ -247,7 +272,17 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             database,
             frozen,
             without_finch,
-        } => serve(addr, database, frozen, without_finch).await,
+            set,
+            knowledge,
+        } => {
+            let finch_loop = Loop {
+                frozen,
+                without_finch,
+                set,
+                knowledge,
+            };
+            serve(addr, database, finch_loop).await
+        }
         Command::Overhead {
             short,
             reps,
@@ -308,9 +343,11 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
         }
         Command::Evaluate(args) => {
             let options = evaluate::EvaluateOptions::from_args(args, std::env::current_exe()?)?;
-            let evaluation = evaluate::run(options).await?;
+            let out = options.out.clone();
+            let report = evaluate::run(options).await?;
             println!();
-            println!("{}", evaluation.markdown());
+            println!("{}", report.markdown());
+            println!("written to {}", out.display());
             Ok(())
         }
     }

@@ -16,12 +16,16 @@
 //!   difference is the loop's own cost.
 //!
 //! Segments alternate the arms in ABBA order (absent, finch, finch, absent, and
-//! again), which cancels a linear drift of the machine over the run. Every
-//! segment starts from a fresh database: it is dropped, the child creates and
-//! migrates it, and the same [`Setup`] creates the same volume of data through
-//! the API (not measured). Then the load generator (in this process) sends
-//! Poisson arrivals of the demo's rush-hour mix at a constant rate with the same
-//! seed: a warm-up, then the measured seconds. Per segment:
+//! again), which cancels a linear drift of the machine over the run. Each
+//! segment is a run of the meal planner as a subject of finch's proving ground
+//! ([`crate::lab`]), its hooks called in lifecycle order: `set_up` drops the
+//! database and starts the child, which creates and migrates it, and the same
+//! [`Setup`] creates the same volume of data through the API (not measured);
+//! then `window` after `window` of 1 s sends Poisson arrivals of the demo's
+//! rush-hour mix at a constant rate with the same seed from this process,
+//! recording every action as a [`Call`]: warm-up windows, then the measured
+//! ones (seconds rounded to whole windows); `tear_down` stops the child. Per
+//! segment, from those records:
 //!
 //! - p50 and p99 of the actions' latency, measured from each action's intended
 //!   send time (no coordinated omission);
@@ -35,37 +39,21 @@
 //! finch arm's signal queries run there, once per interval).
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::http::Method;
+use finch::lab::{ArmKind, Call, Configuration, Phase, Run, Scenario, Subject};
 use serde::Serialize;
-use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, ChildStdout, Command};
 
 use crate::db::{self, DbSettings};
 use crate::error::AppError;
-use crate::loadgen::client::{Client, Target};
-use crate::loadgen::journey::World;
-use crate::loadgen::scenario::{Kind, Phase, Scenario, Setup};
+use crate::lab::server::CpuClock;
+use crate::lab::{Counters, MealPlanner, MealPlannerOptions};
+use crate::loadgen::scenario::{Kind, Setup};
 use crate::loadgen::stats;
-use crate::loadgen::{self, Load, LoadError};
 
 /// The database the benchmark recreates for every segment, unless told otherwise.
 pub const DEFAULT_DATABASE: &str = "meal_planner_overhead";
-
-/// What `serve` prints once it listens; the address follows.
-const ANNOUNCE: &str = "meal-planner on http://";
-
-/// How long a child may take to listen, and then to answer HTTP.
-const START_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// How long a child may take to exit after `SIGINT`.
-const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What can stop the benchmark.
 #[derive(Debug, thiserror::Error)]
@@ -76,9 +64,6 @@ pub enum OverheadError {
     /// The database.
     #[error(transparent)]
     App(#[from] AppError),
-    /// The load generator.
-    #[error(transparent)]
-    Load(#[from] LoadError),
     /// Starting, reaching or stopping the service's process.
     #[error("server: {0}")]
     Server(String),
@@ -226,8 +211,9 @@ impl OverheadOptions {
         }
     }
 
-    /// Checks the bounds, and builds the scenario every segment runs: a
-    /// warm-up phase (when `warmup_s > 0`), then the measured phase.
+    /// Checks the bounds, and builds the scenario every segment runs: warm-up
+    /// windows of 1 s (`warmup_s` rounded), then the measured phase
+    /// (`secs` rounded, at least one window).
     pub fn scenario(&self) -> Result<Scenario, OverheadError> {
         let bad = |m: &str| Err(OverheadError::Options(m.to_string()));
         if !(1..=50).contains(&self.pairs) {
@@ -239,32 +225,17 @@ impl OverheadOptions {
         if !(self.warmup_s >= 0.0 && self.warmup_s <= 600.0) {
             return bad("warm-up seconds (--warmup) must be in [0, 600]");
         }
-        let phase = |name: &str, duration_s: f64| Phase {
-            name: name.to_string(),
-            duration_s,
-            rate: self.rate,
-            ramp_to: None,
-            mix: mix(),
-            cpu_threads: 0,
-            db_delay_ms: 0.0,
-        };
-        let mut phases = Vec::new();
-        if self.warmup_s > 0.0 {
-            phases.push(phase("warm-up", self.warmup_s));
+        if !(self.rate > 0.0 && self.rate <= 5000.0) {
+            return bad("the rate (--rate) must be in (0, 5000]");
         }
-        phases.push(phase("measured", self.secs));
-        let scenario = Scenario {
-            name: "overhead".to_string(),
-            seed: self.seed,
-            max_requests: 10_000_000,
-            setup: self.setup.clone(),
-            phases,
-        };
-        scenario.validate().map_err(|e| match e {
-            LoadError::Scenario(m) => OverheadError::Options(m),
-            other => OverheadError::Load(other),
-        })?;
-        Ok(scenario)
+        let windows = |secs: f64| secs.round() as u32;
+        Ok(Scenario::new("overhead", Duration::from_secs(1))
+            .describe("the demo's rush-hour mix at a constant rate")
+            .warm_up(windows(self.warmup_s))
+            .phase(
+                Phase::new("measured", windows(self.secs).max(1), self.rate)
+                    .mix(mix().into_iter().map(|(k, w)| (k.name(), w))),
+            ))
     }
 }
 
@@ -503,19 +474,29 @@ pub async fn run(options: OverheadOptions) -> Result<Report, OverheadError> {
     let arms = order(options.pairs);
     if options.verbose {
         println!(
-            "{} segments ({}) of {:.0} s warm-up + {:.0} s measured at {:.0} actions/s; \
+            "{} segments ({}) of {} s warm-up + {} s measured at {:.0} actions/s; \
              server: {}",
             arms.len(),
             arms.iter().map(|a| a.name()).collect::<Vec<_>>().join(", "),
-            options.warmup_s,
-            options.secs,
+            scenario.warm_up,
+            scenario.windows(),
             options.rate,
             options.server.display(),
         );
     }
+    let mut subject = MealPlanner::new(MealPlannerOptions {
+        exe: options.server.clone(),
+        database: options.database.clone(),
+        setup: options.setup.clone(),
+        seed: options.seed,
+        knobs: Vec::new(),
+        db_delay: None,
+        every_action: true,
+    })
+    .map_err(|e| OverheadError::Server(e.to_string()))?;
     let mut segments = Vec::with_capacity(arms.len());
     for (i, arm) in arms.iter().copied().enumerate() {
-        let segment = run_segment(&options, &settings, &scenario, i + 1, arm).await?;
+        let segment = run_segment(&mut subject, &options, &scenario, i + 1, arm).await?;
         if options.verbose {
             println!(
                 "{:>2}/{} {:<6} set up in {:4.1}s | {:6.1} actions/s, {:6} requests, {} errors | \
@@ -541,253 +522,134 @@ pub async fn run(options: OverheadOptions) -> Result<Report, OverheadError> {
     Ok(report)
 }
 
+/// One segment: a run of the [subject](crate::lab) through its lifecycle,
+/// the server's CPU time read around the measured windows and the drain of
+/// their actions.
 async fn run_segment(
-    options: &OverheadOptions,
-    settings: &DbSettings,
-    scenario: &Scenario,
-    index: usize,
-    arm: Arm,
-) -> Result<Segment, OverheadError> {
-    db::drop_database(settings).await?;
-    let mut server = Server::start(&options.server, arm, &options.database).await?;
-    let measured = measure(&server, options, scenario, index, arm).await;
-    let stopped = server.stop().await;
-    let segment = measured?;
-    stopped?;
-    Ok(segment)
-}
-
-async fn measure(
-    server: &Server,
+    subject: &mut MealPlanner,
     options: &OverheadOptions,
     scenario: &Scenario,
     index: usize,
     arm: Arm,
 ) -> Result<Segment, OverheadError> {
-    let fail = |message: &str| OverheadError::Measure {
+    let fail = |message: String| OverheadError::Measure {
         segment: index,
         arm,
-        message: message.to_string(),
+        message,
     };
-    let client = Client::new(Target::new(server.addr)?);
-    server.wait_until_answering(&client).await?;
-    let world = Arc::new(World::new(
-        u64::from(std::process::id()) * 1000 + index as u64,
-    ));
+    // Both arms keep every knob at its default: an empty static configuration.
+    let kind = ArmKind::Static {
+        config: Configuration::new(),
+    };
+    let run = Run {
+        scenario,
+        arm: arm.name(),
+        kind: &kind,
+        seed: options.seed,
+    };
+    subject.set_without_finch(arm == Arm::Absent);
     let began = Instant::now();
-    loadgen::setup(&client, &world, &scenario.setup, scenario.seed).await?;
+    subject
+        .set_up(&run)
+        .await
+        .map_err(|e| OverheadError::Server(e.to_string()))?;
     let setup_s = began.elapsed().as_secs_f64();
-    let mut cpu = CpuClock::new(server.pid)?;
-
-    let measured_phase = scenario.phases.len() - 1;
-    let load = Load::start(client, world, scenario.clone(), None);
-    while load.phase().is_none_or(|p| p.index != measured_phase) {
-        if load.is_finished() {
-            return Err(fail("the load ended before the measured phase began"));
+    let measured = measure(subject, &run, options, index, arm).await;
+    let stopped = subject
+        .tear_down(&run)
+        .await
+        .map_err(|e| OverheadError::Server(e.to_string()));
+    let (counters, calls, cpu_ms, secs) = measured?;
+    stopped?;
+    let kinds = subject.kinds();
+    let mut latencies: Vec<f64> = calls.iter().map(|c| c.latency).collect();
+    latencies.sort_by(f64::total_cmp);
+    let q = |q: f64| {
+        let i = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
+        latencies.get(i).copied().unwrap_or(0.0) * 1e3
+    };
+    if latencies.is_empty() {
+        return Err(fail("no action completed in the measured seconds".into()));
+    }
+    if counters.requests == 0 {
+        return Err(fail("no request was sent in the measured seconds".into()));
+    }
+    let mut errors_by_kind: BTreeMap<Kind, u64> = BTreeMap::new();
+    for c in calls.iter().filter(|c| !c.ok) {
+        if let Some(kind) = kinds.get(c.op) {
+            *errors_by_kind.entry(*kind).or_default() += 1;
         }
-        tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    load.recorder().take();
-    let cpu_before = cpu.read()?;
-    while !load.is_finished() {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let window = load.recorder().take();
-    let cpu_after = cpu.read()?;
-    load.finish().await?;
-
-    let latency = window
-        .latency
-        .ok_or_else(|| fail("no action completed in the measured seconds"))?;
-    if window.requests == 0 {
-        return Err(fail("no request was sent in the measured seconds"));
-    }
-    let cpu_ms = cpu_after.saturating_sub(cpu_before) as f64;
     Ok(Segment {
         index,
         arm,
         setup_s,
-        actions: window.started,
-        completed: window.completed,
-        requests: window.requests,
-        errors: window.errors + window.dropped,
-        errors_by_kind: window
-            .kinds
-            .iter()
-            .filter(|(_, k)| k.errors > 0)
-            .map(|(kind, k)| (*kind, k.errors))
-            .collect(),
-        rate: window.started as f64 / options.secs,
-        p50_ms: latency.p50 * 1e3,
-        p95_ms: latency.p95 * 1e3,
-        p99_ms: latency.p99 * 1e3,
+        actions: counters.started,
+        completed: calls.len() as u64,
+        requests: counters.requests,
+        errors: counters.failed + counters.dropped,
+        errors_by_kind,
+        rate: counters.started as f64 / secs,
+        p50_ms: q(0.50),
+        p95_ms: q(0.95),
+        p99_ms: q(0.99),
         cpu_ms,
-        cpu_ms_per_request: cpu_ms / window.requests as f64,
-        cpu_cores: cpu_ms / 1e3 / options.secs,
+        cpu_ms_per_request: cpu_ms / counters.requests as f64,
+        cpu_cores: cpu_ms / 1e3 / secs,
     })
 }
 
-/// CPU time of another process: user + system from `/proc/<pid>/stat`, which
-/// counts every thread, including those that ended, read through `sysinfo`.
-struct CpuClock {
-    system: System,
-    pid: Pid,
-}
-
-impl CpuClock {
-    fn new(pid: u32) -> Result<Self, OverheadError> {
-        let system = System::new().map_err(|e| {
-            OverheadError::Cpu(format!(
-                "cannot read process statistics on this platform: {e}"
-            ))
-        })?;
-        Ok(CpuClock {
-            system,
-            pid: Pid::from_u32(pid),
-        })
-    }
-
-    /// The process's CPU time so far, in milliseconds (10 ms resolution on Linux).
-    fn read(&mut self) -> Result<u64, OverheadError> {
-        self.system.refresh_processes_specifics(
-            ProcessesToUpdate::Some(&[self.pid]),
-            true,
-            ProcessRefreshKind::nothing().with_cpu(),
-        );
-        self.system
-            .process(self.pid)
-            .map(sysinfo::Process::accumulated_cpu_time)
-            .ok_or_else(|| {
-                OverheadError::Cpu(format!(
-                    "process {} is gone or unreadable in /proc",
-                    self.pid
-                ))
-            })
-    }
-}
-
-/// The service in a child process.
-struct Server {
-    child: Child,
-    pid: u32,
-    addr: SocketAddr,
-}
-
-impl Server {
-    /// Runs `exe serve` for `arm` on a free loopback port and waits until it
-    /// says where it listens. The child is killed if this value is dropped
-    /// before [`stop`](Self::stop).
-    async fn start(exe: &Path, arm: Arm, database: &str) -> Result<Self, OverheadError> {
-        let mut child = Command::new(exe)
-            .args(["serve", "--addr", "127.0.0.1:0", "--database", database])
-            .arg(arm.serve_flag())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| {
-                OverheadError::Server(format!("cannot run {} serve: {e}", exe.display()))
-            })?;
-        let pid = child
-            .id()
-            .ok_or_else(|| OverheadError::Server("the server exited at once".to_string()))?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| OverheadError::Server("the server's output is not piped".to_string()))?;
-        let addr = match tokio::time::timeout(START_TIMEOUT, announced(stdout)).await {
-            Ok(Ok(addr)) => addr,
-            Ok(Err(e)) => {
-                let status = child.wait().await.map_or_else(
-                    |e| format!("cannot wait for it: {e}"),
-                    |s| format!("it exited with {s}"),
-                );
-                return Err(OverheadError::Server(format!(
-                    "{e} ({status}; its errors are above)"
-                )));
-            }
-            Err(_) => {
-                return Err(OverheadError::Server(format!(
-                    "the server did not listen within {START_TIMEOUT:?}"
-                )));
-            }
-        };
-        Ok(Server { child, pid, addr })
-    }
-
-    /// Waits until the server answers HTTP (any status).
-    async fn wait_until_answering(&self, client: &Client) -> Result<(), OverheadError> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            match client.send(Method::GET, "/overhead/ready", None).await {
-                Ok(_) => return Ok(()),
-                Err(e) if Instant::now() >= deadline => {
-                    return Err(OverheadError::Server(format!(
-                        "{} does not answer HTTP: {e}",
-                        self.addr
-                    )));
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
+/// The run's windows: the warm-up, then the measured ones and the drain of
+/// their actions, with the server's CPU time read around them. Returns the
+/// counters and calls of the measured part, its CPU milliseconds and seconds.
+async fn measure(
+    subject: &mut MealPlanner,
+    run: &Run<'_>,
+    options: &OverheadOptions,
+    index: usize,
+    arm: Arm,
+) -> Result<(Counters, Vec<Call>, f64, f64), OverheadError> {
+    let lab = |e: finch::lab::BoxError| OverheadError::Measure {
+        segment: index,
+        arm,
+        message: e.to_string(),
+    };
+    let pid = subject
+        .server_pid()
+        .ok_or_else(|| OverheadError::Server("no server after set-up".into()))?;
+    let mut cpu = CpuClock::new(pid).map_err(|e| OverheadError::Cpu(e.to_string()))?;
+    let mut calls = Vec::new();
+    let mut before = None;
+    let mut started = None;
+    for plan in run.scenario.plans() {
+        if !plan.warm_up && before.is_none() {
+            calls.clear();
+            started = Some(Instant::now());
+            before = Some((
+                subject.counters(),
+                cpu.read().map_err(|e| OverheadError::Cpu(e.to_string()))?,
+            ));
         }
+        subject.window(run, &plan, &mut calls).await.map_err(lab)?;
     }
-
-    /// Sends `SIGINT` (the server's Ctrl-C path: finch shuts down and
-    /// finch-postgres restores what it changed) and waits for a clean exit.
-    async fn stop(&mut self) -> Result<(), OverheadError> {
-        let signalled = Command::new("kill")
-            .args(["-INT", &self.pid.to_string()])
-            .status()
-            .await
-            .map_err(|e| OverheadError::Server(format!("cannot run kill: {e}")))?;
-        if !signalled.success() {
-            return Err(OverheadError::Server(format!(
-                "kill -INT {} failed ({signalled})",
-                self.pid
-            )));
-        }
-        match tokio::time::timeout(STOP_TIMEOUT, self.child.wait()).await {
-            Ok(Ok(status)) if status.success() => Ok(()),
-            Ok(Ok(status)) => Err(OverheadError::Server(format!(
-                "the server exited with {status} after SIGINT"
-            ))),
-            Ok(Err(e)) => Err(OverheadError::Server(format!(
-                "cannot wait for the server: {e}"
-            ))),
-            Err(_) => {
-                self.child.start_kill().ok();
-                Err(OverheadError::Server(format!(
-                    "the server did not exit within {STOP_TIMEOUT:?} of SIGINT; killed"
-                )))
-            }
-        }
-    }
-}
-
-/// Reads the child's output until `serve` announces its address; the rest of
-/// the output is read (and dropped) in the background so the child never
-/// blocks on a full pipe.
-async fn announced(stdout: ChildStdout) -> Result<SocketAddr, OverheadError> {
-    let mut lines = BufReader::new(stdout).lines();
-    loop {
-        let line = lines
-            .next_line()
-            .await
-            .map_err(|e| OverheadError::Server(format!("cannot read the server's output: {e}")))?
-            .ok_or_else(|| {
-                OverheadError::Server("the server ended before it listened".to_string())
-            })?;
-        if let Some(rest) = line.trim().strip_prefix(ANNOUNCE) {
-            let addr = rest.parse().map_err(|e| {
-                OverheadError::Server(format!(
-                    "the server announced {rest:?}, not an address: {e}"
-                ))
-            })?;
-            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-            return Ok(addr);
-        }
-    }
+    let secs = started.map_or(options.secs, |s| s.elapsed().as_secs_f64());
+    subject.drain(&mut calls).await.map_err(lab)?;
+    let cpu_after = cpu.read().map_err(|e| OverheadError::Cpu(e.to_string()))?;
+    let (counters_before, cpu_before) =
+        before.ok_or_else(|| OverheadError::Options("no measured window".into()))?;
+    let now = subject.counters();
+    let counters = Counters {
+        started: now.started - counters_before.started,
+        dropped: now.dropped - counters_before.dropped,
+        requests: now.requests - counters_before.requests,
+        failed: now.failed - counters_before.failed,
+    };
+    Ok((
+        counters,
+        calls,
+        cpu_after.saturating_sub(cpu_before) as f64,
+        secs,
+    ))
 }
 
 #[cfg(test)]
@@ -815,12 +677,12 @@ mod tests {
     fn options_are_bounded() {
         let full = OverheadOptions::full(PathBuf::from("meal-planner"));
         let scenario = full.scenario().map_err(|e| e.to_string());
-        assert_eq!(scenario.map(|s| s.phases.len()), Ok(2));
+        assert_eq!(scenario.map(|s| (s.warm_up, s.windows())), Ok((10, 30)));
         let no_warmup = OverheadOptions {
             warmup_s: 0.0,
             ..full.clone()
         };
-        assert_eq!(no_warmup.scenario().map(|s| s.phases.len()).ok(), Some(1));
+        assert_eq!(no_warmup.scenario().map(|s| s.warm_up).ok(), Some(0));
         for bad in [
             OverheadOptions {
                 pairs: 0,

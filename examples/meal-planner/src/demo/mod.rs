@@ -236,7 +236,7 @@ pub fn parse_set(text: &str) -> Result<(String, String), String> {
 /// Sets each knob of `set` (before finch starts): the database knobs through
 /// finch-postgres, applied at once, the others through the registry. Checks
 /// that the pool has the size asked for.
-async fn start_from(
+pub async fn start_from(
     set: &[(String, String)],
     database: &DatabaseKnobs,
     pool: &Pool,
