@@ -55,6 +55,10 @@ pub(crate) trait Model {
     /// The capacity knobs, each with the station whose load it sizes (the
     /// station's signals are `<service>.<station>.busy` and `.waiting`).
     fn capacities(&self) -> Vec<(&'static str, &'static str, StationId)>;
+    /// Capacities that stay a multiple of another: (knob, of knob, factor).
+    fn couplings(&self) -> Vec<(&'static str, &'static str, f64)> {
+        Vec::new()
+    }
     /// A fresh simulation for one run.
     fn build(&mut self, seed: u64) -> Result<Service, SimError>;
     /// Puts the knobs' values (read from finch's knobs, `values[i]` for
@@ -187,11 +191,14 @@ impl<M: Model> Subject for Simulated<M> {
             .process_signals(false)
             .signal(self.signals.clone());
         let service = self.model.name();
+        let couplings = self.model.couplings();
         for (knob, station, _) in self.model.capacities() {
-            config = config.capacity(
-                Capacity::new(knob, format!("{service}.{station}.busy"))
-                    .waiting(format!("{service}.{station}.waiting")),
-            );
+            let mut capacity = Capacity::new(knob, format!("{service}.{station}.busy"))
+                .waiting(format!("{service}.{station}.waiting"));
+            if let Some(&(_, of, factor)) = couplings.iter().find(|c| c.0 == knob) {
+                capacity = capacity.at_least(of, factor);
+            }
+            config = config.capacity(capacity);
         }
         Some(config)
     }

@@ -59,9 +59,9 @@ pub struct Config {
 /// ```
 /// use finch_core::{Capacity, Config};
 ///
-/// let config = Config::default().capacity(
-///     Capacity::new("db.pool", "pool.busy").waiting("pool.waiting").headroom(2.0),
-/// );
+/// let config = Config::default()
+///     .capacity(Capacity::new("db.pool", "pool.busy").waiting("pool.waiting").headroom(2.0))
+///     .capacity(Capacity::new("http.limit", "limit.busy").at_least("db.pool", 2.0));
 /// # let _ = config;
 /// ```
 #[derive(Clone, Debug, PartialEq)]
@@ -70,6 +70,7 @@ pub struct Capacity {
     pub(crate) busy: String,
     pub(crate) waiting: Option<String>,
     pub(crate) headroom: f64,
+    pub(crate) at_least: Option<(String, f64)>,
 }
 
 impl Capacity {
@@ -81,12 +82,21 @@ impl Capacity {
             busy: busy.into(),
             waiting: None,
             headroom: 1.5,
+            at_least: None,
         }
     }
 
     /// The signal of the mean calls waiting for a unit over a window.
     pub fn waiting(mut self, signal: impl Into<String>) -> Self {
         self.waiting = Some(signal.into());
+        self
+    }
+
+    /// Keeps this capacity at least `factor` times capacity `knob` (a
+    /// concurrency limit in front of a pool: about twice the pool), so the two
+    /// move together.
+    pub fn at_least(mut self, knob: impl Into<String>, factor: f64) -> Self {
+        self.at_least = Some((knob.into(), factor));
         self
     }
 
@@ -378,6 +388,14 @@ impl Config {
             ));
         }
         for c in &self.capacities {
+            if let Some((other, factor)) = &c.at_least
+                && !(factor.is_finite() && *factor > 0.0 && *factor <= 16.0)
+            {
+                return fail(format!(
+                    "capacity `{}` must stay at least {factor} times `{other}`: use a factor in (0, 16]",
+                    c.knob
+                ));
+            }
             if !(0.0..=5.0).contains(&c.headroom) {
                 return fail(format!(
                     "the headroom of capacity `{}` is {}; use a value in [0, 5] (1.5 by default)",

@@ -422,6 +422,47 @@ impl Engine {
             judged = Some(d);
         }
 
+        // Capacities are sized every window, whatever else is going on; a
+        // probe they interrupt is not judged.
+        if !changed {
+            let ctx = Context {
+                obs: &obs,
+                analysis: &analysis,
+                goals: &self.goals,
+                since_change: self.since_change,
+                anchor: self.anchor(),
+            };
+            let (sizing, cpu) = on_cpu(|| self.planner.size_capacities(&ctx));
+            self.cpu += cpu;
+            if let Some(p) = sizing {
+                if let Some(pending) = self.executor.abandon() {
+                    self.planner.feedback(
+                        &pending.after,
+                        pending.intent,
+                        pending.probe,
+                        Verdict::Unknown,
+                    );
+                    let mut old = pending.decision;
+                    old.outcome = DecisionOutcome::Kept {
+                        note: "not judged: capacities were resized meanwhile; kept".into(),
+                    };
+                    self.log_decision(&old);
+                    judged.get_or_insert(old);
+                }
+                let before = self.planner.space.current();
+                let mut d = self.new_decision(&obs, p.kind, &before, &p.target, p.reason);
+                d.outcome = match self.executor.apply(&self.planner.space, &p.target).await {
+                    Ok(_) => DecisionOutcome::Kept {
+                        note: "sized from queueing; its controller watches it".into(),
+                    },
+                    Err(e) => DecisionOutcome::ApplyFailed { reason: e },
+                };
+                changed = matches!(d.outcome, DecisionOutcome::Kept { .. });
+                self.log_decision(&d);
+                decision = Some(d);
+            }
+        }
+
         if !changed && self.executor.pending().is_none() {
             let ctx = Context {
                 obs: &obs,
@@ -438,13 +479,6 @@ impl Engine {
                 d.predicted_before = p.predicted_before;
                 d.predicted_after = p.predicted_after;
                 match self.executor.apply(&self.planner.space, &p.target).await {
-                    Ok(_) if !p.verify => {
-                        d.outcome = DecisionOutcome::Kept {
-                            note: "sized from queueing; its controller watches it".into(),
-                        };
-                        self.log_decision(&d);
-                        changed = true;
-                    }
                     Ok(_) => {
                         self.log_decision(&d);
                         if p.intent == Intent::Fix || d.cost_after > d.cost_before {

@@ -97,11 +97,13 @@ pub fn start(config: Config) -> Result<Handle, Error> {
         }
     }
     for c in &config.capacities {
-        if !knobs.iter().any(|k| k.name() == c.knob) {
-            return Err(Error::Config(format!(
-                "Config::capacity names `{}`, which is not a managed knob; `finch::knobs()` lists them",
-                c.knob
-            )));
+        let named = std::iter::once(&c.knob).chain(c.at_least.as_ref().map(|(k, _)| k));
+        for name in named {
+            if !knobs.iter().any(|k| k.name() == name) {
+                return Err(Error::Config(format!(
+                    "Config::capacity names `{name}`, which is not a managed knob; `finch::knobs()` lists them"
+                )));
+            }
         }
     }
     let slos = select(

@@ -176,8 +176,8 @@ impl Executor {
     }
 
     /// Judges the pending change on one more window; `None` while undecided.
-    /// Settling windows are skipped; a window with an incident or a workload
-    /// shift ends the verdict as inconclusive (not judged).
+    /// Settling windows are skipped; a window with an incident, a workload
+    /// shift or a rising load ends the verdict as inconclusive (not judged).
     pub(crate) fn verify(&mut self, analysis: &Analysis) -> Option<Judgement> {
         let p = self.pending.as_mut()?;
         if let Some(i) = &analysis.incident {
@@ -193,6 +193,13 @@ impl Executor {
                 Verdict::Unknown,
                 false,
                 "not judged: the workload shifted meanwhile; kept".into(),
+            );
+        }
+        if analysis.rising() {
+            return self.conclude(
+                Verdict::Unknown,
+                false,
+                "not judged: the load kept rising meanwhile; kept".into(),
             );
         }
         if p.intent == Intent::Save && analysis.violated() {

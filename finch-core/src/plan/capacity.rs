@@ -20,6 +20,14 @@ use std::collections::VecDeque;
 
 use crate::config::Capacity;
 
+/// The largest growth per step on feedback alone.
+const GROWTH: f64 = 1.5;
+/// The largest growth per step when the rate jumped: more at once risks
+/// contention nobody has measured yet.
+const MAX_JUMP: f64 = 2.0;
+/// Extra headroom (added to β) a shrink keeps, so that the size it shrinks to
+/// is not one the next window's noise grows again (hysteresis).
+const SHRINK_SLACK: f64 = 1.0;
 /// Windows with nothing waiting before a capacity shrinks.
 const QUIET_WINDOWS: u32 = 3;
 /// A capacity only moves when the target differs by more than this share.
@@ -30,8 +38,22 @@ const CONTENTION: f64 = 1.3;
 const SIMILAR_RATE: f64 = 1.25;
 /// Windows after a growth before its holding time is compared.
 const SETTLE: u64 = 2;
+/// Holding time this many times the shortest seen recently means the
+/// resource behind the capacity is saturated: more units would only queue
+/// there (or slow it down), so the capacity does not grow.
+const SATURATED: f64 = 2.0;
+/// A step back from saturation keeps this share of the units.
+const STEP_BACK: f64 = 0.75;
+/// How fast the shortest holding time seen is forgotten, per window.
+const HOLD_MEMORY: f64 = 1.01;
 /// Windows a contention ceiling lasts.
 const CEILING_WINDOWS: u64 = 300;
+
+/// `R + β·√R`, rounded up, at least 1.
+fn staffing(busy: f64, beta: f64) -> f64 {
+    let r = busy.max(0.0);
+    (r + beta * r.sqrt()).ceil().max(1.0)
+}
 
 /// What the controller saw of the capacity in one window.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -70,6 +92,8 @@ pub(crate) struct Controller {
     quiet: u32,
     growth: Option<Growth>,
     ceiling: Option<Ceiling>,
+    /// The shortest holding time seen, slowly forgotten.
+    shortest_hold: Option<f64>,
 }
 
 /// A move the controller wants, with its reason.
@@ -89,6 +113,7 @@ impl Controller {
             quiet: 0,
             growth: None,
             ceiling: None,
+            shortest_hold: None,
         }
     }
 
@@ -99,8 +124,7 @@ impl Controller {
 
     /// The square-root staffing size for `busy` units: `R + β·√R`, at least 1.
     fn staffing(&self, busy: f64) -> f64 {
-        let r = busy.max(0.0);
-        (r + self.spec.headroom * r.sqrt()).ceil().max(1.0)
+        staffing(busy, self.spec.headroom)
     }
 
     /// The size for this window given the size in force (`size`), or `None`
@@ -122,6 +146,12 @@ impl Controller {
             return None;
         }
         let hold = load.busy / load.rate;
+        let shortest = self
+            .shortest_hold
+            .map_or(hold, |h| (h * HOLD_MEMORY).min(hold));
+        if load.busy >= 0.5 {
+            self.shortest_hold = Some(shortest);
+        }
 
         if let Some(g) = self.growth
             && seq >= g.at + SETTLE
@@ -154,6 +184,34 @@ impl Controller {
             self.ceiling = None;
         }
 
+        // Every unit busy and each call holding it far longer than it can:
+        // the resource behind is saturated, and with fewer units it contends
+        // less (a database past its useful concurrency). Step back and stay
+        // there while the load is no heavier.
+        let saturated = self.shortest_hold.is_some_and(|h| hold > h * SATURATED);
+        if saturated && settled && load.busy >= 0.9 * size && size > 2.0 {
+            let back = (size * STEP_BACK).floor().max(2.0).min(size - 1.0);
+            self.ceiling = Some(Ceiling {
+                size: back,
+                rate: load.rate,
+                until: seq + CEILING_WINDOWS,
+            });
+            self.growth = None;
+            return Some(Sizing {
+                size: back,
+                grow: false,
+                reason: format!(
+                    "`{}`: all {size} units busy and each call holds one {:.1}x longer than \
+                     the shortest seen ({:.1} → {:.1} ms): what is behind it is saturated; \
+                     back to {back}",
+                    self.spec.knob,
+                    hold / self.shortest_hold.unwrap_or(hold),
+                    self.shortest_hold.unwrap_or(hold) * 1e3,
+                    hold * 1e3,
+                ),
+            });
+        }
+
         // Feed-forward on the rate one window ahead, feedback from waiting.
         let forecast = load.rate + (load.rate - previous).max(0.0);
         let demand = (load.busy + load.waiting) * forecast / load.rate;
@@ -175,12 +233,20 @@ impl Controller {
             target = c.size;
         }
 
-        // At most doubling per step: the next windows show whether it sufficed.
-        target = target.min((size * 2.0).ceil().max(size + 1.0));
+        // Feedback grows at most half as much again per step (the next
+        // windows show whether it sufficed, and whether holding times rose
+        // with it); a jump in the rate is followed in one step, up to double.
+        let jump = (forecast / previous.max(1e-9)).clamp(1.0, MAX_JUMP);
+        target = target.min((size * GROWTH.max(jump)).ceil().max(size + 1.0));
         if target > size * (1.0 + DEADBAND) || (waiting && target > size) {
             // A growth still taking effect (connections opening) must not be
             // mistaken for a lack of capacity.
             if !settled {
+                return None;
+            }
+            // Calls hold their units far longer than they can: what is behind
+            // the capacity is saturated, and more units would make it worse.
+            if saturated {
                 return None;
             }
             self.growth = Some(Growth {
@@ -204,20 +270,25 @@ impl Controller {
                 ),
             });
         }
+        let floor = staffing(demand, self.spec.headroom + SHRINK_SLACK);
         if capped.is_none()
             && settled
             && self.quiet >= QUIET_WINDOWS
-            && target < size * (1.0 - DEADBAND)
-            && size - target >= 1.0
+            && floor < size * (1.0 - DEADBAND)
+            && size - floor >= 1.0
         {
             self.quiet = 0;
+            let target = floor;
             return Some(Sizing {
                 size: target,
                 grow: false,
                 reason: format!(
                     "`{}`: nothing waited for {QUIET_WINDOWS} windows, {:.1} busy at {:.0} req/s: \
                      R + {:.1}·√R = {target}",
-                    self.spec.knob, load.busy, load.rate, self.spec.headroom
+                    self.spec.knob,
+                    load.busy,
+                    load.rate,
+                    self.spec.headroom + SHRINK_SLACK
                 ),
             });
         }
@@ -248,12 +319,12 @@ mod tests {
     fn sizes_from_littles_law_with_square_root_headroom() {
         let mut c = pool();
         // 9 busy and 2 waiting at a steady rate: R = 11, 11 + 1.5·√11 = 15.97 → 16.
-        let s = c.size(1, 10.0, load(900.0, 9.0, 2.0), true).expect("grows");
+        let s = c.size(1, 11.0, load(900.0, 9.0, 2.0), true).expect("grows");
         assert_eq!(s.size, 16.0);
-        // From 6 it would at most double.
+        // From 6 it grows by at most half as much again.
         let mut c = pool();
         let s = c.size(1, 6.0, load(900.0, 9.0, 2.0), true).expect("grows");
-        assert_eq!(s.size, 12.0);
+        assert_eq!(s.size, 9.0);
         // Unsettled, it waits.
         let mut c = pool();
         assert_eq!(c.size(1, 6.0, load(900.0, 9.0, 2.0), false), None);
@@ -268,7 +339,11 @@ mod tests {
         let s = c.size(2, 12.0, load(600.0, 6.0, 3.0), true).expect("grows");
         let demand = 9.0 * 1000.0 / 600.0;
         assert_eq!(s.size, (demand + 1.5 * f64::sqrt(demand)).ceil());
-        assert!(s.size > 12.0 * (1.0 + DEADBAND));
+        // From far below, at most double.
+        let mut c = pool();
+        c.size(1, 3.0, load(200.0, 2.0, 0.0), true);
+        let s = c.size(2, 3.0, load(600.0, 6.0, 3.0), true).expect("grows");
+        assert_eq!(s.size, 6.0);
     }
 
     #[test]
@@ -281,7 +356,7 @@ mod tests {
             .size(QUIET_WINDOWS as u64, 40.0, load(100.0, 1.0, 0.0), true)
             .expect("shrinks");
         assert!(!s.grow);
-        assert_eq!(s.size, 3.0, "1 + 1.5 = 2.5 → 3");
+        assert_eq!(s.size, 4.0, "1 + (1.5 + 1)·1 = 3.5 → 4");
         // Near its target nothing moves: no oscillation.
         let mut c = pool();
         for seq in 1..20 {
@@ -303,6 +378,32 @@ mod tests {
         // At the same load it does not grow past the ceiling again.
         let again = c.size(4, 8.0, load(1000.0, 8.0, 6.0), true);
         assert!(again.as_ref().is_none_or(|s| s.size <= 8.0), "{again:?}");
+    }
+
+    #[test]
+    fn a_saturated_resource_behind_the_capacity_stops_its_growth() {
+        let mut c = pool();
+        // 5 ms per call at first.
+        assert_eq!(c.size(1, 8.0, load(1000.0, 5.0, 0.0), true), None);
+        // Calls now hold their connection 2.4x longer and wait, with units
+        // to spare: the database behind is saturated; growing the pool would
+        // only add to it.
+        assert_eq!(c.size(2, 16.0, load(1000.0, 12.0, 10.0), true), None);
+    }
+
+    #[test]
+    fn a_saturated_capacity_steps_back_and_stays_there() {
+        let mut c = pool();
+        assert_eq!(c.size(1, 12.0, load(1000.0, 5.0, 0.0), true), None);
+        // All 12 busy, calls hold 12 ms instead of 5: step back to 9.
+        let back = c
+            .size(2, 12.0, load(1000.0, 12.0, 30.0), true)
+            .expect("steps back");
+        assert_eq!(back.size, 9.0);
+        assert!(back.reason.contains("saturated"), "{}", back.reason);
+        // Recovered at 9: no growth back past it at that load.
+        let s = c.size(3, 9.0, load(1000.0, 6.0, 1.0), true);
+        assert!(s.as_ref().is_none_or(|s| s.size <= 9.0), "{s:?}");
     }
 
     #[test]

@@ -46,9 +46,6 @@ pub(crate) struct Proposal {
     pub(crate) predicted_after: BTreeMap<String, f64>,
     /// The knob and direction of an exploratory step.
     pub(crate) probe: Option<(usize, i8)>,
-    /// Verify the change on the next windows and undo it if it made things
-    /// worse; capacity sizings are not: their controller watches them.
-    pub(crate) verify: bool,
 }
 
 /// How a verified change turned out, as the planner learns from it.
@@ -83,8 +80,12 @@ pub(crate) struct Context<'a> {
 /// A margin this low (the log of budget over estimated bad fraction: about 28 %
 /// over budget) calls for a bigger step.
 const SEVERE: f64 = -0.25;
-/// Windows an exploratory direction stays ruled out after it failed.
+/// Windows a cost cut is held back after one failed (doubling on repeats).
 const TABU_WINDOWS: u64 = 20;
+/// Windows an exploratory direction stays ruled out after it showed no effect
+/// or made things worse: long enough that a knob without effect is not probed
+/// again in the same episode.
+const PROBE_TABU_WINDOWS: u64 = 60;
 /// Windows a configuration found inadequate keeps ruling out everything no
 /// costlier than it (while the load is no lighter).
 const FLOOR_WINDOWS: u64 = 600;
@@ -264,7 +265,7 @@ impl Planner {
             Verdict::Unknown => {}
             Verdict::NoEffect | Verdict::Regressed => {
                 if let Some((i, dir)) = probe {
-                    self.tabu_dir.insert((i, dir), seq + TABU_WINDOWS);
+                    self.tabu_dir.insert((i, dir), seq + PROBE_TABU_WINDOWS);
                     if self.helpful.get(&i) == Some(&dir) {
                         self.helpful.remove(&i);
                     }
@@ -285,9 +286,6 @@ impl Planner {
         self.tabu_dir.retain(|_, until| *until > seq);
         self.rate = ctx.obs.total_rate();
         self.floors.retain(|f| f.until > seq);
-        if let Some(p) = self.size_capacities(ctx) {
-            return Some(p);
-        }
         if !self.space.dims.iter().any(space::Dim::movable) {
             return None;
         }
@@ -342,9 +340,9 @@ impl Planner {
         None
     }
 
-    /// Sizes every capacity knob from queueing; one proposal moves all of
-    /// those that need it.
-    fn size_capacities(&mut self, ctx: &Context<'_>) -> Option<Proposal> {
+    /// Sizes every capacity knob from queueing, every window (a pending probe
+    /// or not); one proposal moves all of those that need it.
+    pub(crate) fn size_capacities(&mut self, ctx: &Context<'_>) -> Option<Proposal> {
         let current = self.space.current();
         let mut target = current.clone();
         let mut reasons = Vec::new();
@@ -383,12 +381,45 @@ impl Planner {
             if bits != current[c.dim] {
                 target[c.dim] = bits;
                 grow |= sizing.grow;
-                reasons.push(sizing.reason);
+                reasons.push((c.dim, sizing.reason));
             }
         }
-        if reasons.is_empty() {
+        // Coupled capacities move together: a limit stays a multiple of the
+        // pool behind it.
+        for c in &self.capacities {
+            let Some((other, factor)) = &c.spec().at_least else {
+                continue;
+            };
+            let (Some(d), Some(o)) = (
+                self.space.dims.get(c.dim),
+                self.space.dims.iter().position(|d| d.name() == other),
+            ) else {
+                continue;
+            };
+            if d.knob.is_pinned() {
+                continue;
+            }
+            let wanted = (self.space.dims[o].position(target[o]) * factor).ceil();
+            if d.position(target[c.dim]) < wanted
+                && let Some(bits) = d.knob.erased().snap(wanted.clamp(d.lo, d.hi))
+                && bits != target[c.dim]
+            {
+                target[c.dim] = bits;
+                grow = true;
+                reasons.push((
+                    c.dim,
+                    format!("`{}` kept at {factor} × `{other}` = {wanted}", d.name()),
+                ));
+            }
+        }
+        if target == current {
             return None;
         }
+        let reasons: Vec<String> = reasons
+            .into_iter()
+            .filter(|(dim, _)| target[*dim] != current[*dim])
+            .map(|(_, r)| r)
+            .collect();
         Some(Proposal {
             target,
             kind: DecisionKind::Exploit,
@@ -397,7 +428,6 @@ impl Planner {
             predicted_before: BTreeMap::new(),
             predicted_after: BTreeMap::new(),
             probe: None,
-            verify: false,
         })
     }
 
@@ -594,7 +624,6 @@ impl Planner {
             predicted_before: predicted(0),
             predicted_after: predicted(j),
             probe: None,
-            verify: true,
         })
     }
 
@@ -657,7 +686,6 @@ impl Planner {
                     predicted_before: BTreeMap::new(),
                     predicted_after: BTreeMap::new(),
                     probe: Some((i, dir)),
-                    verify: true,
                 });
             }
         }
@@ -701,7 +729,6 @@ impl Planner {
                 predicted_before: BTreeMap::new(),
                 predicted_after: BTreeMap::new(),
                 probe: Some((i, -1)),
-                verify: true,
             });
         }
         None
