@@ -41,7 +41,7 @@ const SETTLE: u64 = 2;
 /// Holding time this many times the shortest seen recently means the
 /// resource behind the capacity is saturated: more units would only queue
 /// there (or slow it down), so the capacity does not grow.
-const SATURATED: f64 = 2.0;
+const SATURATED: f64 = 1.6;
 /// A step back from saturation keeps this share of the units.
 const STEP_BACK: f64 = 0.75;
 /// How fast the shortest holding time seen is forgotten, per window.
@@ -64,6 +64,9 @@ pub(crate) struct Load {
     pub(crate) busy: f64,
     /// Mean calls waiting for a unit.
     pub(crate) waiting: f64,
+    /// The analysis reports an incident: the service got slower while its
+    /// configuration and workload did not change.
+    pub(crate) incident: bool,
 }
 
 /// A growth whose holding time is still to be compared.
@@ -94,6 +97,9 @@ pub(crate) struct Controller {
     ceiling: Option<Ceiling>,
     /// The shortest holding time seen, slowly forgotten.
     shortest_hold: Option<f64>,
+    /// The size in force the last time calls held their units about as
+    /// briefly as they can.
+    normal_size: Option<f64>,
 }
 
 /// A move the controller wants, with its reason.
@@ -114,6 +120,7 @@ impl Controller {
             growth: None,
             ceiling: None,
             shortest_hold: None,
+            normal_size: None,
         }
     }
 
@@ -151,6 +158,9 @@ impl Controller {
             .map_or(hold, |h| (h * HOLD_MEMORY).min(hold));
         if load.busy >= 0.5 {
             self.shortest_hold = Some(shortest);
+            if hold <= shortest * CONTENTION {
+                self.normal_size = Some(size);
+            }
         }
 
         if let Some(g) = self.growth
@@ -184,13 +194,27 @@ impl Controller {
             self.ceiling = None;
         }
 
-        // Every unit busy and each call holding it far longer than it can:
-        // the resource behind is saturated, and with fewer units it contends
-        // less (a database past its useful concurrency). Step back and stay
-        // there while the load is no heavier.
+        // Every unit busy and each call holding it far longer than it did at
+        // a smaller size: the resource behind is saturated, and with fewer
+        // units it contends less (a database past its useful concurrency).
+        // Step back towards the last size that held normally and stay there
+        // while the load is no heavier. A resource that got slower under an
+        // unchanged size (an incident) is no reason to shrink.
         let saturated = self.shortest_hold.is_some_and(|h| hold > h * SATURATED);
-        if saturated && settled && load.busy >= 0.9 * size && size > 2.0 {
-            let back = (size * STEP_BACK).floor().max(2.0).min(size - 1.0);
+        // Above the last size that held normally, or with no incident to
+        // explain the slower calls, the units themselves are the cause.
+        let grown = self.normal_size.is_none_or(|n| size > n);
+        if (grown || !load.incident)
+            && saturated
+            && settled
+            && load.busy >= 0.9 * size
+            && size > 2.0
+        {
+            let floor = self
+                .normal_size
+                .filter(|&n| grown && n < size)
+                .unwrap_or(2.0);
+            let back = (size * STEP_BACK).floor().max(floor).min(size - 1.0);
             self.ceiling = Some(Ceiling {
                 size: back,
                 rate: load.rate,
@@ -312,6 +336,7 @@ mod tests {
             rate,
             busy,
             waiting,
+            incident: false,
         }
     }
 
@@ -394,7 +419,7 @@ mod tests {
     #[test]
     fn a_saturated_capacity_steps_back_and_stays_there() {
         let mut c = pool();
-        assert_eq!(c.size(1, 12.0, load(1000.0, 5.0, 0.0), true), None);
+        assert_eq!(c.size(1, 8.0, load(1000.0, 5.0, 0.0), true), None);
         // All 12 busy, calls hold 12 ms instead of 5: step back to 9.
         let back = c
             .size(2, 12.0, load(1000.0, 12.0, 30.0), true)
@@ -404,6 +429,20 @@ mod tests {
         // Recovered at 9: no growth back past it at that load.
         let s = c.size(3, 9.0, load(1000.0, 6.0, 1.0), true);
         assert!(s.as_ref().is_none_or(|s| s.size <= 9.0), "{s:?}");
+    }
+
+    #[test]
+    fn a_slower_resource_at_an_unchanged_size_is_no_reason_to_shrink() {
+        let mut c = pool();
+        assert_eq!(c.size(1, 6.0, load(500.0, 2.5, 0.0), true), None);
+        // The database got 2.5x slower: every connection busy, no growth
+        // preceded it, and the analysis calls it an incident.
+        let slower = Load {
+            incident: true,
+            ..load(500.0, 6.0, 3.0)
+        };
+        let s = c.size(2, 6.0, slower, true);
+        assert!(s.as_ref().is_none_or(|s| s.size >= 6.0), "{s:?}");
     }
 
     #[test]

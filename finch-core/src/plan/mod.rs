@@ -370,6 +370,7 @@ impl Planner {
                 rate,
                 busy,
                 waiting,
+                incident: ctx.analysis.incident.is_some(),
             };
             let Some(sizing) = c.size(ctx.obs.seq, size, load, settled) else {
                 continue;
