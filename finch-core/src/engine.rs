@@ -422,9 +422,12 @@ impl Engine {
             judged = Some(d);
         }
 
-        // Capacities are sized every window, whatever else is going on; a
-        // probe they interrupt is not judged.
-        if !changed {
+        // Decide first, then act. Capacities are sized every window, whatever
+        // else is going on (a probe they interrupt is not judged); the other
+        // knobs are planned when no change is being verified.
+        let (sizing, proposal) = if changed {
+            (None, None)
+        } else {
             let ctx = Context {
                 obs: &obs,
                 analysis: &analysis,
@@ -432,87 +435,78 @@ impl Engine {
                 since_change: self.since_change,
                 anchor: self.anchor(),
             };
-            let (sizing, cpu) = on_cpu(|| self.planner.size_capacities(&ctx));
+            let planner = &mut self.planner;
+            let pending = self.executor.pending().is_some();
+            let (decided, cpu) = on_cpu(|| match planner.size_capacities(&ctx) {
+                Some(sizing) => (Some(sizing), None),
+                None if pending => (None, None),
+                None => (None, planner.plan(&ctx)),
+            });
             self.cpu += cpu;
-            if let Some(p) = sizing {
-                if let Some(pending) = self.executor.abandon() {
-                    self.planner.feedback(
-                        &pending.after,
-                        pending.intent,
-                        pending.probe,
-                        Verdict::Unknown,
-                    );
-                    let mut old = pending.decision;
-                    old.outcome = DecisionOutcome::Kept {
-                        note: "not judged: capacities were resized meanwhile; kept".into(),
-                    };
-                    self.log_decision(&old);
-                    judged.get_or_insert(old);
-                }
-                let before = self.planner.space.current();
-                let mut d = self.new_decision(&obs, p.kind, &before, &p.target, p.reason);
-                d.outcome = match self.executor.apply(&self.planner.space, &p.target).await {
-                    Ok(_) => DecisionOutcome::Kept {
-                        note: "sized from queueing; its controller watches it".into(),
-                    },
-                    Err(e) => DecisionOutcome::ApplyFailed { reason: e },
+            decided
+        };
+
+        if let Some(p) = sizing {
+            if let Some(pending) = self.executor.abandon() {
+                self.planner.feedback(
+                    &pending.after,
+                    pending.intent,
+                    pending.probe,
+                    Verdict::Unknown,
+                );
+                let mut old = pending.decision;
+                old.outcome = DecisionOutcome::Kept {
+                    note: "not judged: capacities were resized meanwhile; kept".into(),
                 };
-                changed = matches!(d.outcome, DecisionOutcome::Kept { .. });
-                self.log_decision(&d);
-                decision = Some(d);
+                self.log_decision(&old);
+                judged.get_or_insert(old);
             }
+            let before = self.planner.space.current();
+            let mut d = self.new_decision(&obs, p.kind, &before, &p.target, p.reason);
+            d.outcome = match self.executor.apply(&self.planner.space, &p.target).await {
+                Ok(_) => DecisionOutcome::Kept {
+                    note: "sized from queueing; its controller watches it".into(),
+                },
+                Err(e) => DecisionOutcome::ApplyFailed { reason: e },
+            };
+            changed = matches!(d.outcome, DecisionOutcome::Kept { .. });
+            self.log_decision(&d);
+            decision = Some(d);
         }
 
-        if !changed && self.executor.pending().is_none() {
-            let ctx = Context {
-                obs: &obs,
-                analysis: &analysis,
-                goals: &self.goals,
-                since_change: self.since_change,
-                anchor: self.anchor(),
-            };
-            let (proposal, cpu) = on_cpu(|| self.planner.plan(&ctx));
-            self.cpu += cpu;
-            if let Some(p) = proposal {
-                let before = self.planner.space.current();
-                let mut d = self.new_decision(&obs, p.kind, &before, &p.target, p.reason);
-                d.predicted_before = p.predicted_before;
-                d.predicted_after = p.predicted_after;
-                match self.executor.apply(&self.planner.space, &p.target).await {
-                    Ok(_) => {
-                        self.log_decision(&d);
-                        if p.intent == Intent::Fix || d.cost_after > d.cost_before {
-                            self.planner.add_floor(&before);
-                        }
-                        let baselines = analysis
-                            .slos
-                            .iter()
-                            .flat_map(|s| &s.objectives)
-                            .map(|j| Baseline {
-                                fraction: j.estimate,
-                                budget: j.budget,
-                                focus: j.calls > 0 && j.at_risk(),
-                            })
-                            .collect();
-                        self.executor.track(
-                            d.clone(),
-                            before,
-                            p.target,
-                            p.intent,
-                            p.probe,
-                            baselines,
-                        );
-                        changed = true;
+        if let Some(p) = proposal {
+            let before = self.planner.space.current();
+            let mut d = self.new_decision(&obs, p.kind, &before, &p.target, p.reason);
+            d.predicted_before = p.predicted_before;
+            d.predicted_after = p.predicted_after;
+            match self.executor.apply(&self.planner.space, &p.target).await {
+                Ok(_) => {
+                    self.log_decision(&d);
+                    if p.intent == Intent::Fix || d.cost_after > d.cost_before {
+                        self.planner.add_floor(&before);
                     }
-                    Err(e) => {
-                        d.outcome = DecisionOutcome::ApplyFailed { reason: e };
-                        self.log_decision(&d);
-                        self.planner
-                            .feedback(&p.target, p.intent, p.probe, Verdict::Regressed);
-                    }
+                    let baselines = analysis
+                        .slos
+                        .iter()
+                        .flat_map(|s| &s.objectives)
+                        .map(|j| Baseline {
+                            fraction: j.estimate,
+                            budget: j.budget,
+                            focus: j.calls > 0 && j.at_risk(),
+                        })
+                        .collect();
+                    self.executor
+                        .track(d.clone(), before, p.target, p.intent, p.probe, baselines);
+                    changed = true;
                 }
-                decision = Some(d);
+                Err(e) => {
+                    d.outcome = DecisionOutcome::ApplyFailed { reason: e };
+                    self.log_decision(&d);
+                    self.planner
+                        .feedback(&p.target, p.intent, p.probe, Verdict::Regressed);
+                }
             }
+            decision = Some(d);
         }
         self.since_change = if changed {
             0

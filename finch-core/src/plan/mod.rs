@@ -353,7 +353,7 @@ impl Planner {
             let Some(d) = self.space.dims.get(c.dim) else {
                 continue;
             };
-            if d.knob.is_pinned() || !(d.hi > d.lo) {
+            if d.knob.is_pinned() || d.hi.partial_cmp(&d.lo) != Some(std::cmp::Ordering::Greater) {
                 continue;
             }
             let spec = c.spec();
