@@ -100,7 +100,7 @@ pub struct RunNotes {
 }
 
 /// The system under test. The harness calls the hooks in lifecycle order, for
-/// every run: [`set_up`](Self::set_up) → [`warm_up`](Self::warm_up)-windows →
+/// every run: [`set_up`](Self::set_up) → the scenario's warm-up windows →
 /// for each phase [`phase`](Self::phase) → [`window`](Self::window)s, with
 /// [`fault`](Self::fault) when a fault starts or ends → [`tear_down`](Self::tear_down).
 ///
