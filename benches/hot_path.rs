@@ -1,5 +1,5 @@
 //! The hot path: reading a knob and recording an `#[slo]` call, against the
-//! floors and the alternatives (DESIGN.md targets: knob read within 2x of a
+//! floors and the alternatives (targets: knob read within 2x of a
 //! relaxed `AtomicU64` load; `#[slo]` within 0.5x of two `Instant::now()`).
 //!
 //! ```text

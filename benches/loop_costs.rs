@@ -1,5 +1,5 @@
 //! What the loop costs: one iteration with a trusted model planning over 1024
-//! candidates, and training on 1k and 10k observations (DESIGN.md targets:
+//! candidates, and training on 1k and 10k observations (targets:
 //! < 10 ms per iteration, < 1 s to train on 10k observations).
 //!
 //! ```text

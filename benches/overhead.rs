@@ -1,7 +1,7 @@
 //! What finch costs a service: the same CPU-bound service under the same
 //! open-loop load, with the loop running (250 ms windows) and with finch
 //! absent, alternated in one run. Latency is measured from each request's
-//! intended send time (no coordinated omission). DESIGN.md target: p99 within
+//! intended send time (no coordinated omission). Target: p99 within
 //! 2 % at equal load.
 //!
 //! ```text

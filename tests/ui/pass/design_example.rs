@@ -1,4 +1,4 @@
-//! The example of DESIGN.md as written (bodies filled in), compiled as a crate
+//! The design brief's example as written (bodies filled in), compiled as a crate
 //! outside the workspace: it reads its knobs, records its SLOs, lists both
 //! through `finch::knobs()` and `finch::slos()`, and runs the loop.
 
