@@ -440,6 +440,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn bad_capacities_are_refused_with_the_fix() {
+        let headroom = Config::default()
+            .capacity(Capacity::new("pool", "pool.busy").headroom(9.0))
+            .validate()
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            headroom.contains("[0, 5]") && headroom.contains("`pool`"),
+            "{headroom}"
+        );
+        let factor = Config::default()
+            .capacity(Capacity::new("limit", "limit.busy").at_least("pool", 0.0))
+            .validate()
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            factor.contains("(0, 16]") && factor.contains("`limit`"),
+            "{factor}"
+        );
+        // Declaring a knob again replaces the earlier declaration.
+        let c = Config::default()
+            .capacity(Capacity::new("pool", "a"))
+            .capacity(Capacity::new("pool", "b"));
+        assert_eq!(c.capacities.len(), 1);
+        assert_eq!(c.capacities[0].busy, "b");
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
     fn env_layer_overrides_and_names_bad_values() {
         let vars = |name: &str| match name {
             "FINCH_INTERVAL" => Some("250ms".to_string()),
