@@ -46,7 +46,9 @@ pub mod knowledge {
 
 /// What the loop observes each window, and signals other crates contribute.
 pub mod monitor {
-    pub use finch_core::monitor::{Observation, Signal, SignalError, SignalRole, SignalSource};
+    pub use finch_core::monitor::{
+        Held, Observation, Occupancy, Signal, SignalError, SignalRole, SignalSource, Usage,
+    };
 }
 
 /// The parts of [`Status`].

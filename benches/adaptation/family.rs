@@ -194,7 +194,8 @@ impl<M: Model> Subject for Simulated<M> {
         let couplings = self.model.couplings();
         for (knob, station, _) in self.model.capacities() {
             let mut capacity = Capacity::new(knob, format!("{service}.{station}.busy"))
-                .waiting(format!("{service}.{station}.waiting"));
+                .waiting(format!("{service}.{station}.waiting"))
+                .served(format!("{service}.{station}.served"));
             if let Some(&(_, of, factor)) = couplings.iter().find(|c| c.0 == knob) {
                 capacity = capacity.at_least(of, factor);
             }
@@ -249,6 +250,10 @@ impl<M: Model> Subject for Simulated<M> {
             signals.push(Signal::internal(
                 format!("{station}.waiting"),
                 (load.waiting_secs - last.waiting_secs) / length,
+            ));
+            signals.push(Signal::internal(
+                format!("{station}.served"),
+                load.granted.saturating_sub(last.granted) as f64 / length,
             ));
             *last = load;
         }

@@ -60,7 +60,12 @@ pub struct Config {
 /// use finch_core::{Capacity, Config};
 ///
 /// let config = Config::default()
-///     .capacity(Capacity::new("db.pool", "pool.busy").waiting("pool.waiting").headroom(2.0))
+///     .capacity(
+///         Capacity::new("db.pool", "pool.busy")
+///             .waiting("pool.waiting")
+///             .served("pool.served")
+///             .headroom(2.0),
+///     )
 ///     .capacity(Capacity::new("http.limit", "limit.busy").at_least("db.pool", 2.0));
 /// # let _ = config;
 /// ```
@@ -69,6 +74,7 @@ pub struct Capacity {
     pub(crate) knob: String,
     pub(crate) busy: String,
     pub(crate) waiting: Option<String>,
+    pub(crate) served: Option<String>,
     pub(crate) headroom: f64,
     pub(crate) at_least: Option<(String, f64)>,
 }
@@ -81,6 +87,7 @@ impl Capacity {
             knob: knob.into(),
             busy: busy.into(),
             waiting: None,
+            served: None,
             headroom: 1.5,
             at_least: None,
         }
@@ -89,6 +96,17 @@ impl Capacity {
     /// The signal of the mean calls waiting for a unit over a window.
     pub fn waiting(mut self, signal: impl Into<String>) -> Self {
         self.waiting = Some(signal.into());
+        self
+    }
+
+    /// The signal of the units granted per second over a window: the
+    /// throughput through the capacity. With it, a growth that leaves calls
+    /// waiting without serving more is undone (contention behind the
+    /// capacity), and so is a size that serves less than a smaller one did;
+    /// without it, only a rise of the holding time at a similar request rate
+    /// tells contention.
+    pub fn served(mut self, signal: impl Into<String>) -> Self {
+        self.served = Some(signal.into());
         self
     }
 

@@ -31,12 +31,12 @@ use std::sync::Arc;
 
 use axum::Router;
 use deadpool_postgres::{Object, Pool};
-use tokio::sync::OwnedSemaphorePermit;
+use finch::monitor::{Held, Occupancy};
 
 pub use error::AppError;
 
 use crate::cache::RecipeCache;
-use crate::tuning::Admission;
+use crate::tuning::{Admission, Admitted};
 
 /// What every handler shares: the pool, the recipe cache and admission control.
 #[derive(Clone, Debug)]
@@ -44,12 +44,21 @@ pub struct AppState {
     pool: Pool,
     cache: Arc<RecipeCache>,
     admission: Admission,
+    connections: Connections,
+}
+
+/// The pool's connections held and awaited, integrated over time.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Connections {
+    pub(crate) busy: Occupancy,
+    pub(crate) queued: Occupancy,
 }
 
 /// A database connection held by an admitted request.
 pub struct Db {
     client: Object,
-    _permit: OwnedSemaphorePermit,
+    _held: Held,
+    _admitted: Admitted,
 }
 
 impl std::ops::Deref for Db {
@@ -74,6 +83,7 @@ impl AppState {
             pool,
             cache: Arc::new(RecipeCache::default()),
             admission: Admission::following_knob(),
+            connections: Connections::default(),
         }
     }
 
@@ -89,21 +99,28 @@ impl AppState {
 
     /// The service's pressure signals, for `finch::Config::signal`.
     pub fn signals(&self) -> signals::AppSignals {
-        signals::AppSignals::new(Arc::clone(&self.cache), self.admission.clone())
+        signals::AppSignals::new(
+            Arc::clone(&self.cache),
+            self.admission.clone(),
+            self.connections.clone(),
+        )
     }
 
     /// Waits for admission, then for a connection.
     pub async fn db(&self) -> Result<Db, AppError> {
-        let permit = self.admission.admit().await?;
+        let admitted = self.admission.admit().await?;
+        let queued = self.connections.queued.enter();
         let client = self.pool.get().await?;
+        drop(queued);
         Ok(Db {
             client,
-            _permit: permit,
+            _held: self.connections.busy.enter(),
+            _admitted: admitted,
         })
     }
 
     /// Waits for admission only (for CPU-bound work such as password hashing).
-    pub async fn admit(&self) -> Result<OwnedSemaphorePermit, AppError> {
+    pub async fn admit(&self) -> Result<Admitted, AppError> {
         self.admission.admit().await
     }
 }

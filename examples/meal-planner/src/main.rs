@@ -181,6 +181,9 @@ async fn serve(addr: SocketAddr, database: String, finch_loop: Loop) -> Result<(
         .from_env()?
         .signal(PgSignals::new(pool))
         .signal(state.signals());
+    for capacity in tuning::capacities() {
+        config = config.capacity(capacity);
+    }
     if let Some(dir) = knowledge {
         config = config.store(FileStore::open(dir)?);
     }

@@ -9,12 +9,12 @@
 //! | [`WORK_MEM_KNOB`] ([`database_knobs`]) | memory a sort or hash of a query may use before it spills to temporary files | memory: up to that much per sort or hash node, per connection |
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
+use finch::monitor::{Held, Occupancy};
 use finch::postgres::{PgTuner, SessionSettings, Setting};
-use finch::{Knob, knob};
+use finch::{Capacity, Knob, knob};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::AppError;
@@ -37,7 +37,7 @@ pub static RECIPE_CACHE_CAPACITY: Knob<u32>;
     min = 1,
     max = 64,
     cost = 0.5,
-    pressure = "app.admission_waiting",
+    pressure = "app.admission_queued",
     name = "meal_planner.concurrency_limit"
 )]
 pub static CONCURRENCY_LIMIT: Knob<u32>;
@@ -68,11 +68,21 @@ pub const WORK_MEM_KNOB: &str = "meal_planner.pg.work_mem";
 /// Default size of the connection pool.
 pub const DEFAULT_POOL_SIZE: u32 = 4;
 
-/// Admission control: a semaphore whose permits follow [`CONCURRENCY_LIMIT`].
+/// Admission control: a semaphore whose permits follow [`CONCURRENCY_LIMIT`],
+/// with the requests admitted and queued integrated over time (the
+/// capacity's busy and waiting signals).
 #[derive(Clone, Debug)]
 pub struct Admission {
     permits: Arc<Semaphore>,
-    waiting: Arc<AtomicU64>,
+    busy: Occupancy,
+    queued: Occupancy,
+}
+
+/// An admitted request's permit; dropping it admits the next.
+#[derive(Debug)]
+pub struct Admitted {
+    _held: Held,
+    _permit: OwnedSemaphorePermit,
 }
 
 impl Admission {
@@ -84,32 +94,53 @@ impl Admission {
         tokio::spawn(follow(Arc::downgrade(&permits), current));
         Admission {
             permits,
-            waiting: Arc::new(AtomicU64::new(0)),
+            busy: Occupancy::new(),
+            queued: Occupancy::new(),
         }
     }
 
-    /// Requests waiting for a permit now.
-    pub fn waiting(&self) -> u64 {
-        self.waiting.load(Ordering::Relaxed)
+    /// Requests admitted (holding a permit).
+    pub fn busy(&self) -> &Occupancy {
+        &self.busy
     }
 
-    /// Permits held now (requests admitted), against the knob's value.
-    pub fn in_use(&self) -> u64 {
-        u64::from(CONCURRENCY_LIMIT.get()).saturating_sub(self.permits.available_permits() as u64)
+    /// Requests waiting for a permit.
+    pub fn queued(&self) -> &Occupancy {
+        &self.queued
     }
 
     /// Waits for a permit, up to [`ADMISSION_TIMEOUT`].
-    pub async fn admit(&self) -> Result<OwnedSemaphorePermit, AppError> {
-        self.waiting.fetch_add(1, Ordering::Relaxed);
+    pub async fn admit(&self) -> Result<Admitted, AppError> {
+        let queued = self.queued.enter();
         let admitted =
             tokio::time::timeout(ADMISSION_TIMEOUT, Arc::clone(&self.permits).acquire_owned())
                 .await;
-        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        drop(queued);
         match admitted {
-            Ok(Ok(permit)) => Ok(permit),
+            Ok(Ok(permit)) => Ok(Admitted {
+                _held: self.busy.enter(),
+                _permit: permit,
+            }),
             Ok(Err(_)) | Err(_) => Err(AppError::Busy),
         }
     }
+}
+
+/// The pool and the concurrency limit as capacities, sized by finch from
+/// queueing on the signals of [`AppSignals`](crate::signals::AppSignals): each
+/// from the connections (requests) busy and waiting on average over a window,
+/// the limit kept at least twice the pool so admitted requests can keep every
+/// connection busy while others run their non-database work.
+pub fn capacities() -> [Capacity; 2] {
+    [
+        Capacity::new(POOL_SIZE_KNOB, "app.pool_busy")
+            .waiting("app.pool_queued")
+            .served("app.pool_served"),
+        Capacity::new(CONCURRENCY_LIMIT.name(), "app.admission_busy")
+            .waiting("app.admission_queued")
+            .served("app.admission_served")
+            .at_least(POOL_SIZE_KNOB, 2.0),
+    ]
 }
 
 /// Adds or withdraws permits as the knob moves; withdrawn permits are taken as

@@ -2,6 +2,7 @@
 //! one [`Observation`].
 
 mod observation;
+mod occupancy;
 mod process;
 mod signals;
 
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use observation::{Observation, sli_key, workload_key};
+pub use occupancy::{Held, Occupancy, Usage};
 pub(crate) use process::ProcessSampler;
 pub use signals::{Signal, SignalError, SignalRole, SignalSource};
 

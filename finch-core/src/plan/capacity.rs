@@ -11,6 +11,10 @@
 //! (feedback), and grows in one step as large as the jump needs. It shrinks
 //! towards the same target once nothing has waited for a few windows.
 //!
+//! The holding time is the busy units over the units granted per second when
+//! the capacity declares that throughput ([`Capacity::served`]), else over
+//! the request rate (which overstates it while a backlog builds).
+//!
 //! Contention: when a growth makes each call hold its unit longer (more
 //! connections slowing the database), the growth did not help; the controller
 //! returns to the smaller size and does not grow past it again while the load
@@ -64,6 +68,9 @@ pub(crate) struct Load {
     pub(crate) busy: f64,
     /// Mean calls waiting for a unit.
     pub(crate) waiting: f64,
+    /// Units granted per second (the throughput through the capacity), if
+    /// the capacity declares it.
+    pub(crate) served: Option<f64>,
     /// The analysis reports an incident: the service got slower while its
     /// configuration and workload did not change.
     pub(crate) incident: bool,
@@ -152,7 +159,8 @@ impl Controller {
         if load.rate <= 0.0 || !load.busy.is_finite() || !load.waiting.is_finite() {
             return None;
         }
-        let hold = load.busy / load.rate;
+        let throughput = load.served.filter(|x| x.is_finite() && *x > 0.0);
+        let hold = load.busy / throughput.unwrap_or(load.rate);
         let shortest = self
             .shortest_hold
             .map_or(hold, |h| (h * HOLD_MEMORY).min(hold));
@@ -336,6 +344,7 @@ mod tests {
             rate,
             busy,
             waiting,
+            served: None,
             incident: false,
         }
     }
@@ -403,6 +412,24 @@ mod tests {
         // At the same load it does not grow past the ceiling again.
         let again = c.size(4, 8.0, load(1000.0, 8.0, 6.0), true);
         assert!(again.as_ref().is_none_or(|s| s.size <= 8.0), "{again:?}");
+    }
+
+    #[test]
+    fn with_the_throughput_known_a_backlog_draining_onto_new_units_is_not_contention() {
+        let mut c = pool();
+        let before = Load {
+            served: Some(400.0),
+            ..load(1000.0, 4.0, 20.0)
+        };
+        c.size(1, 4.0, before, true).expect("grows");
+        // All 6 busy at the same arrival rate: judged by the arrival rate each
+        // call would seem to hold its unit 50 % longer; it serves 600/s.
+        let after = Load {
+            served: Some(600.0),
+            ..load(1000.0, 6.0, 10.0)
+        };
+        let s = c.size(3, 6.0, after, true);
+        assert!(s.as_ref().is_none_or(|s| s.size >= 6.0), "{s:?}");
     }
 
     #[test]

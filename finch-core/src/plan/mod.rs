@@ -102,6 +102,14 @@ const SAVE_HEADROOM: f64 = 0.15;
 /// keep, so that a cut and the correction that would follow it are never both
 /// predicted worthwhile (hysteresis).
 const SAVE_BAND: f64 = 0.05;
+/// Windows after a fix that improved things during which no other knob is
+/// probed: the backlog the violation left takes a few windows to drain, and
+/// every window of a drain looks better than the one before, whatever was
+/// changed in it.
+const PATIENCE_WINDOWS: u64 = 6;
+/// Windows a capacity keeps its size after a resize before it is sized again
+/// (new connections opening, the backlog moving onto them).
+const CAPACITY_SETTLE: u64 = 2;
 /// Weight of the current window in correcting the model's bias.
 const BIAS_WEIGHT: f64 = 0.5;
 
@@ -134,6 +142,10 @@ pub(crate) struct Planner {
     save_backoff: u64,
     /// Capacity knobs, sized from queueing.
     capacities: Vec<capacity::Controller>,
+    /// The window capacities were last resized in.
+    sized_at: Option<u64>,
+    /// The window a fix was last found to improve things in.
+    improved_at: Option<u64>,
 }
 
 impl Planner {
@@ -165,6 +177,8 @@ impl Planner {
             save_blocked_until: 0,
             save_backoff: TABU_WINDOWS,
             capacities,
+            sized_at: None,
+            improved_at: None,
         }
     }
 
@@ -258,6 +272,9 @@ impl Planner {
                 if let (Some((i, dir)), Intent::Fix) = (probe, intent) {
                     self.helpful.insert(i, dir);
                 }
+                if verdict == Verdict::Improved {
+                    self.improved_at = Some(seq);
+                }
                 if intent == Intent::Save {
                     self.save_backoff = TABU_WINDOWS;
                 }
@@ -343,12 +360,17 @@ impl Planner {
     /// Sizes every capacity knob from queueing, every window (a pending probe
     /// or not); one proposal moves all of those that need it.
     pub(crate) fn size_capacities(&mut self, ctx: &Context<'_>) -> Option<Proposal> {
+        self.seq = ctx.obs.seq;
         let current = self.space.current();
         let mut target = current.clone();
         let mut reasons = Vec::new();
         let mut grow = false;
         let rate = ctx.obs.total_rate();
-        let settled = ctx.since_change >= 2;
+        // Changes to other knobs do not unsettle a capacity: it is sized on
+        // its own signals, which a probe elsewhere must not hold back.
+        let settled = self
+            .sized_at
+            .is_none_or(|at| self.seq >= at + CAPACITY_SETTLE);
         for c in &mut self.capacities {
             let Some(d) = self.space.dims.get(c.dim) else {
                 continue;
@@ -365,11 +387,16 @@ impl Planner {
                 .as_ref()
                 .and_then(|w| ctx.obs.signals.get(w).copied())
                 .unwrap_or(0.0);
+            let served = spec
+                .served
+                .as_ref()
+                .and_then(|w| ctx.obs.signals.get(w).copied());
             let size = d.position(current[c.dim]);
             let load = capacity::Load {
                 rate,
                 busy,
                 waiting,
+                served,
                 incident: ctx.analysis.incident.is_some(),
             };
             let Some(sizing) = c.size(ctx.obs.seq, size, load, settled) else {
@@ -416,6 +443,7 @@ impl Planner {
         if target == current {
             return None;
         }
+        self.sized_at = Some(self.seq);
         let reasons: Vec<String> = reasons
             .into_iter()
             .filter(|(dim, _)| target[*dim] != current[*dim])
@@ -653,8 +681,16 @@ impl Planner {
         } else {
             self.explore_step
         };
+        let patient = self
+            .improved_at
+            .is_some_and(|at| self.seq < at + PATIENCE_WINDOWS);
         for i in order {
             let d = &self.space.dims[i];
+            if patient && !self.helpful.contains_key(&i) {
+                // A fix just helped and no knob known to help can move
+                // further: let the backlog drain before judging other knobs.
+                return None;
+            }
             let dirs: &[i8] = match self.helpful.get(&i) {
                 Some(1) => &[1],
                 Some(_) => &[-1],

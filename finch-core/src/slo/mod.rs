@@ -5,7 +5,7 @@
 //! [`SloReader`].
 
 mod builder;
-mod clock;
+pub(crate) mod clock;
 mod histogram;
 #[cfg(feature = "tower")]
 mod layer;

@@ -492,6 +492,9 @@ pub async fn run(options: DemoOptions) -> Result<Summary, DemoError> {
         .slos(MANAGED_SLOS)
         .signal(PgSignals::new(pool.clone()))
         .signal(state.signals());
+    for capacity in tuning::capacities() {
+        config = config.capacity(capacity);
+    }
     if !options.adaptive {
         for k in finch::knobs() {
             config = config.freeze(k.name());

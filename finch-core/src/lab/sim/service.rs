@@ -55,6 +55,8 @@ pub struct StationLoad {
     pub busy_secs: f64,
     /// Request-seconds spent waiting.
     pub waiting_secs: f64,
+    /// Tokens granted (the throughput through the station, counted).
+    pub granted: u64,
 }
 
 /// A simulated service in virtual time, fully determined by its seed.
@@ -435,19 +437,25 @@ impl Service {
 
     /// A station's tokens held and requests waiting, integrated over time since
     /// the start: the difference over a window divided by its length is the
-    /// window's mean busy tokens and mean queue (Little's law gives the holding
-    /// time as mean busy over the admission rate).
+    /// window's mean busy tokens and mean queue, and the difference of the
+    /// tokens granted is its throughput (Little's law gives the holding time
+    /// as mean busy over the rate of grants).
     ///
     /// # Errors
     /// [`SimError::UnknownId`].
     pub fn station_load(&self, station: StationId) -> Result<StationLoad, SimError> {
-        self.loads
-            .get(station.0)
-            .copied()
-            .ok_or(SimError::UnknownId {
-                kind: "station",
-                index: station.0,
-            })
+        let unknown = SimError::UnknownId {
+            kind: "station",
+            index: station.0,
+        };
+        let (Some(load), Some(pool)) = (self.loads.get(station.0), self.stations.get(station.0))
+        else {
+            return Err(unknown);
+        };
+        Ok(StationLoad {
+            granted: pool.station().stats().admitted,
+            ..*load
+        })
     }
 
     /// The records of the requests finished since the last drain, in the order they finished.
