@@ -118,7 +118,7 @@ impl Engine {
             .map(|k| (k.name().to_string(), k.pressure()))
             .filter(|(_, p)| !p.is_empty())
             .collect();
-        Engine {
+        let engine = Engine {
             analyzer: Analyzer::new(&slos, pressure),
             planner: Planner::new(space, &cfg),
             executor: Executor::new(cfg.apply_timeout),
@@ -141,7 +141,56 @@ impl Engine {
             cpu: Duration::ZERO,
             status,
             cfg,
-        }
+        };
+        engine.publish_declarations();
+        engine
+    }
+
+    /// Lists the managed knobs and SLOs in the status before any window
+    /// closed: values and objectives are known from the start, SLIs are not.
+    fn publish_declarations(&self) {
+        let space = &self.planner.space;
+        let slos = self
+            .slos
+            .iter()
+            .map(|s| SloStatus {
+                name: s.name().to_string(),
+                health: Health::NoData,
+                rate: 0.0,
+                calls: 0,
+                errors: 0,
+                in_flight: 0,
+                drift: None,
+                objectives: s
+                    .objectives()
+                    .iter()
+                    .map(|o| ObjectiveStatus {
+                        objective: *o,
+                        display: o.to_string(),
+                        sli: None,
+                        margin: None,
+                        over_budget: 0.0,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        status.cost = space.cost(&space.current());
+        status.max_cost = space.max_cost();
+        status.knobs = self.knob_statuses();
+        status.slos = slos;
+    }
+
+    fn knob_statuses(&self) -> Vec<KnobStatus> {
+        self.planner
+            .space
+            .dims
+            .iter()
+            .map(|d| KnobStatus {
+                info: d.knob.info(),
+                frozen: self.cfg.frozen.contains(d.name()),
+            })
+            .collect()
     }
 
     fn store_timeout(&self) -> Duration {
@@ -687,14 +736,7 @@ impl Engine {
             iterations: self.iterations,
             cost: space.cost(&current),
             max_cost: space.max_cost(),
-            knobs: space
-                .dims
-                .iter()
-                .map(|d| KnobStatus {
-                    info: d.knob.info(),
-                    frozen: self.cfg.frozen.contains(d.name()),
-                })
-                .collect(),
+            knobs: self.knob_statuses(),
             slos,
             model,
             decisions: self.decisions.iter().cloned().collect(),
