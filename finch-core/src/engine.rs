@@ -3,9 +3,11 @@
 //! the background.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use futures_util::FutureExt;
 use serde::Serialize;
 use tokio::task::JoinHandle;
 
@@ -21,6 +23,7 @@ use crate::plan::space::Space;
 use crate::plan::{Context, Goal, Intent, Planner, Verdict};
 use crate::slo::SloRef;
 use crate::status::{KnobStatus, ModelStatus, ObjectiveStatus, SliModelStatus, SloStatus, Status};
+use crate::util::panic_message;
 
 /// What one iteration saw and did.
 #[derive(Clone, Debug, Serialize)]
@@ -382,8 +385,98 @@ impl Engine {
         }
     }
 
+    /// Runs one iteration under supervision: a panic anywhere in it is
+    /// caught, reported (status, metric, log) and recovered from, so the loop
+    /// goes on with the next window.
+    pub(crate) async fn supervised_tick(&mut self) -> Result<Tick, crate::Error> {
+        let panic = match AssertUnwindSafe(self.tick()).catch_unwind().await {
+            Ok(tick) => return Ok(tick),
+            Err(panic) => panic_message(&*panic),
+        };
+        metrics::counter!("finch_loop_panics_total").increment(1);
+        tracing::error!(panic = %panic, "finch: an iteration panicked; recovering");
+        let recovered = AssertUnwindSafe(self.recover(&panic))
+            .catch_unwind()
+            .await
+            .map_err(|again| panic_message(&*again));
+        let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        status.faults += 1;
+        status.last_fault = Some(panic.clone());
+        status.decisions = self.decisions.iter().cloned().collect();
+        if let Err(again) = recovered {
+            let reason = format!(
+                "an iteration panicked ({panic}) and recovering from it panicked too ({again})"
+            );
+            tracing::error!(reason = %reason, "finch: the loop stopped");
+            status.running = false;
+            status.stopped = Some(reason);
+        }
+        Err(crate::Error::IterationPanicked { message: panic })
+    }
+
+    /// Puts the loop back on its feet after a panicked iteration: the change
+    /// being verified cannot be judged on that window, so a cost cut is rolled
+    /// back (the safe side) and any other change is kept unjudged; the next
+    /// window starts on the configuration in force.
+    async fn recover(&mut self, panic: &str) {
+        if let Some(p) = self.executor.abandon() {
+            self.planner
+                .feedback(&p.after, p.intent, p.probe, Verdict::Unknown);
+            let mut d = p.decision;
+            let cut = d.cost_after < d.cost_before;
+            d.outcome = if cut {
+                DecisionOutcome::RolledBack {
+                    reason: format!("an iteration panicked before it was verified: {panic}"),
+                }
+            } else {
+                DecisionOutcome::Kept {
+                    note: format!("not judged: an iteration panicked: {panic}; kept"),
+                }
+            };
+            self.log_decision(&d);
+            if cut {
+                let obs = self.last_observation();
+                let reason = format!("undoing decision {}: an iteration panicked", d.id);
+                self.roll_back(&obs, &p.before, reason).await;
+                self.since_change = 0;
+            }
+        }
+        self.monitor.start_window(self.planner.space.current());
+        self.journal.flush(self.store_timeout()).await;
+    }
+
+    /// Restores `before` and logs the rollback decision.
+    async fn roll_back(&mut self, obs: &Observation, before: &[u64], reason: String) -> Decision {
+        let current = self.planner.space.current();
+        let mut back = self.new_decision(obs, DecisionKind::Rollback, &current, before, reason);
+        back.outcome = match self.executor.apply(&self.planner.space, before).await {
+            Ok(_) => DecisionOutcome::Kept {
+                note: "previous configuration restored".into(),
+            },
+            Err(e) => DecisionOutcome::ApplyFailed { reason: e },
+        };
+        self.log_decision(&back);
+        back
+    }
+
+    /// The last observation, or an empty one before the first window.
+    fn last_observation(&self) -> Observation {
+        self.history.back().cloned().unwrap_or_else(|| Observation {
+            instance: self.cfg.instance.clone(),
+            seq: 0,
+            at_ms: now_ms(),
+            length_secs: 0.0,
+            generation: 0,
+            clean: false,
+            knobs: BTreeMap::new(),
+            workload: BTreeMap::new(),
+            signals: BTreeMap::new(),
+            slis: BTreeMap::new(),
+        })
+    }
+
     /// Runs one iteration.
-    pub(crate) async fn tick(&mut self) -> Tick {
+    async fn tick(&mut self) -> Tick {
         let started = Instant::now();
         if !self.warmed {
             self.warm_start().await;
@@ -454,18 +547,8 @@ impl Engine {
             };
             self.log_decision(&d);
             if j.rollback {
-                let current = self.planner.space.current();
                 let reason = format!("undoing decision {}: {}", d.id, j.note);
-                let mut back =
-                    self.new_decision(&obs, DecisionKind::Rollback, &current, &p.before, reason);
-                back.outcome = match self.executor.apply(&self.planner.space, &p.before).await {
-                    Ok(_) => DecisionOutcome::Kept {
-                        note: "previous configuration restored".into(),
-                    },
-                    Err(e) => DecisionOutcome::ApplyFailed { reason: e },
-                };
-                self.log_decision(&back);
-                decision = Some(back);
+                decision = Some(self.roll_back(&obs, &p.before, reason).await);
                 changed = true;
             }
             judged = Some(d);
@@ -743,9 +826,15 @@ impl Engine {
             knowledge: self.journal.status(),
             last_iteration_secs: elapsed.as_secs_f64(),
             cpu_secs: self.cpu.as_secs_f64(),
+            ..Status::default()
         };
         export::record(&status);
-        *self.status.lock().unwrap_or_else(|p| p.into_inner()) = status;
+        let mut shared = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        *shared = Status {
+            faults: shared.faults,
+            last_fault: shared.last_fault.take(),
+            ..status
+        };
     }
 
     /// An operator pinned (`Some`) or unpinned (`None`) a knob.
@@ -776,18 +865,7 @@ impl Engine {
             }
             None => format!("operator unpinned `{name}`"),
         };
-        let obs = self.history.back().cloned().unwrap_or_else(|| Observation {
-            instance: self.cfg.instance.clone(),
-            seq: 0,
-            at_ms: now_ms(),
-            length_secs: 0.0,
-            generation: 0,
-            clean: false,
-            knobs: BTreeMap::new(),
-            workload: BTreeMap::new(),
-            signals: BTreeMap::new(),
-            slis: BTreeMap::new(),
-        });
+        let obs = self.last_observation();
         let mut d = self.new_decision(&obs, DecisionKind::Operator, &before, &after, reason);
         if let Some(p) = self.executor.abandon() {
             let mut old = p.decision;
