@@ -13,7 +13,7 @@ mod memory;
 
 use serde::{Deserialize, Serialize};
 
-pub use file::FileStore;
+pub use file::{DEFAULT_MAX_LOG_BYTES, FileStore};
 pub(crate) use journal::Journal;
 pub use journal::JournalStatus;
 pub use memory::MemoryStore;
