@@ -13,10 +13,11 @@ use tokio::task::JoinHandle;
 
 use crate::analyze::{Analysis, Analyzer, Health, Incident, Saturation, Shift, Trend};
 use crate::config::Config;
+use crate::error::StoreError;
 use crate::execute::{Baseline, Change, Decision, DecisionKind, DecisionOutcome, Executor};
 use crate::export;
 use crate::knob::KnobRef;
-use crate::knowledge::{Journal, ModelBlob, Record};
+use crate::knowledge::{Journal, ModelBlob, Numbering, Record};
 use crate::monitor::{Monitor, Observation, SloSample, sli_key};
 use crate::plan::model::{self, Models, TrainError};
 use crate::plan::space::Space;
@@ -202,42 +203,76 @@ impl Engine {
             .clamp(Duration::from_millis(50), Duration::from_secs(2))
     }
 
-    /// Loads what the store knows, so a restarted service starts warm.
+    /// Loads what the store knows, so a restarted service starts warm, and
+    /// numbers on after everything this instance wrote.
     async fn warm_start(&mut self) {
         self.warmed = true;
         let store = Arc::clone(self.journal.store());
-        let loaded = tokio::time::timeout(
-            self.store_timeout() * 5,
-            store.load(self.cfg.model.max_samples),
+        let own = self.cfg.instance.clone();
+        let wait = self.store_timeout() * 5;
+        let told = ask(
+            wait,
+            store.last_numbers(&own),
+            "where numbering stands is unknown",
         )
         .await;
-        let knowledge = match loaded {
-            Ok(Ok(k)) => k,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "finch: knowledge could not be loaded; starting cold");
-                return;
+        let knowledge = ask(
+            wait,
+            store.load(self.cfg.model.max_samples),
+            "knowledge could not be loaded; starting cold",
+        )
+        .await;
+        let loaded = knowledge.as_ref().map(|k| Numbering {
+            last_seq: k
+                .observations
+                .iter()
+                .filter(|o| o.instance == own)
+                .map(|o| o.seq)
+                .max()
+                .unwrap_or(0),
+            last_decision: k
+                .decisions
+                .iter()
+                .filter(|d| d.instance == own)
+                .map(|d| d.id)
+                .max()
+                .unwrap_or(0),
+        });
+        let numbering = match (told, loaded) {
+            (Some(Some(t)), l) => {
+                let l = l.unwrap_or_default();
+                Numbering {
+                    last_seq: t.last_seq.max(l.last_seq),
+                    last_decision: t.last_decision.max(l.last_decision),
+                }
             }
-            Err(_) => {
-                tracing::warn!("finch: knowledge store did not answer; starting cold");
-                return;
+            (Some(None), Some(l)) => l,
+            // Unknown: starting from 0 would collide with what this instance
+            // wrote before. The clock in milliseconds is past any number an
+            // earlier run issued from it (a window lasts at least 10 ms).
+            _ => {
+                let now = now_ms();
+                tracing::warn!(
+                    from = now,
+                    "finch: numbering continues from the clock, the store could not tell where it stands"
+                );
+                Numbering {
+                    last_seq: now,
+                    last_decision: now,
+                }
             }
         };
-        let own = self.cfg.instance.clone();
-        let last_seq = knowledge
-            .observations
-            .iter()
-            .filter(|o| o.instance == own)
-            .map(|o| o.seq)
-            .max()
-            .unwrap_or(0);
-        self.monitor.resume_after(last_seq);
+        self.monitor.resume_after(numbering.last_seq);
+        self.next_decision = self
+            .next_decision
+            .max(numbering.last_decision.saturating_add(1));
+        let Some(knowledge) = knowledge else { return };
         self.history.extend(knowledge.observations);
         for d in knowledge
             .decisions
             .into_iter()
             .filter(|d| d.instance == own)
         {
-            self.next_decision = self.next_decision.max(d.id + 1);
             self.remember(d);
         }
         if let Some(blob) = knowledge.model {
@@ -921,6 +956,26 @@ impl Engine {
             .iter()
             .map(|d| d.name().to_string())
             .collect()
+    }
+}
+
+/// Waits up to `wait` for a store call; a failure or a timeout is logged
+/// with `what` and gives `None`.
+async fn ask<T>(
+    wait: Duration,
+    call: impl Future<Output = Result<T, StoreError>>,
+    what: &str,
+) -> Option<T> {
+    match tokio::time::timeout(wait, call).await {
+        Ok(Ok(answer)) => Some(answer),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "finch: {what}");
+            None
+        }
+        Err(_) => {
+            tracing::warn!("finch: {what} (the store did not answer in time)");
+            None
+        }
     }
 }
 
