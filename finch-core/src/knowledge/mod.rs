@@ -96,6 +96,17 @@ pub trait KnowledgeStore: Send + Sync + 'static {
     /// after everything it wrote (whatever other instances wrote since).
     /// `Ok(None)` (the default) when the store cannot tell cheaply: the loop
     /// then takes the numbers from [`load`](Self::load).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), finch_core::StoreError> {
+    /// use finch_core::knowledge::{KnowledgeStore, MemoryStore};
+    ///
+    /// // The memory store cannot tell: the loop takes the numbers from `load`.
+    /// assert_eq!(MemoryStore::default().last_numbers("api-1").await?, None);
+    /// # Ok(())
+    /// # }
+    /// ```
     fn last_numbers(&self, instance: &str) -> BoxFuture<'_, Result<Option<Numbering>, StoreError>> {
         let _ = instance;
         Box::pin(async { Ok(None) })
