@@ -454,6 +454,11 @@ impl Engine {
     /// back (the safe side) and any other change is kept unjudged; the next
     /// window starts on the configuration in force.
     async fn recover(&mut self, panic: &str) {
+        #[cfg(test)]
+        assert!(
+            !tests::recovery_fails(&self.cfg.instance),
+            "injected recovery panic"
+        );
         if let Some(p) = self.executor.abandon() {
             self.planner
                 .feedback(&p.after, p.intent, p.probe, Verdict::Unknown);
@@ -1031,6 +1036,69 @@ mod tests {
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
             .and_then(|m| m.get(instance).copied())
+    }
+
+    /// Instances whose recovery from a panicked iteration panics too.
+    static RECOVERY_FAULTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    pub(super) fn recovery_fails(instance: &str) -> bool {
+        RECOVERY_FAULTS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(|i| i == instance)
+    }
+
+    /// A signal source that always panics.
+    struct Panicking;
+
+    impl crate::monitor::SignalSource for Panicking {
+        fn name(&self) -> &str {
+            "panicking"
+        }
+
+        fn sample(
+            &self,
+        ) -> crate::BoxFuture<'_, Result<Vec<crate::monitor::Signal>, crate::monitor::SignalError>>
+        {
+            panic!("injected sampling panic")
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_loop_that_cannot_recover_says_it_stopped_and_why() {
+        KnobBuilder::new("engine.stop.workers", 4u32)
+            .bounds(1, 16)
+            .register()
+            .unwrap();
+        let instance = "engine-stop";
+        RECOVERY_FAULTS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(instance.to_string());
+        let finch = crate::start(
+            Config::default()
+                .manual()
+                .instance(instance)
+                .knobs(["engine.stop.workers"])
+                .slos(Vec::<String>::new())
+                .signal(Panicking)
+                .process_signals(false),
+        )
+        .unwrap();
+        assert!(matches!(
+            finch.tick().await,
+            Err(crate::Error::IterationPanicked { .. })
+        ));
+        let status = finch.status();
+        assert!(!status.running, "the loop says it stopped");
+        let why = status.stopped.unwrap_or_default();
+        assert!(
+            why.contains("injected sampling panic") && why.contains("injected recovery panic"),
+            "{why}"
+        );
+        assert!(matches!(finch.tick().await, Err(crate::Error::Stopped)));
+        finch.shutdown().await;
     }
 
     fn inject(instance: &str, fault: Option<Fault>) {

@@ -76,8 +76,9 @@ fn io(context: &str, path: &Path, e: std::io::Error) -> StoreError {
 impl FileStore {
     /// Opens (creating if needed) the store in `dir`, locking the directory.
     ///
-    /// Repairs a damaged log (rewriting it with its intact records) and
-    /// compacts one past the default bound.
+    /// Repairs a damaged log, rewriting it with its intact records. A log
+    /// past its bound ([`max_log_bytes`](Self::max_log_bytes)) is compacted at
+    /// the next append.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
         let dir = dir.as_ref().to_path_buf();
         fs::create_dir_all(&dir).map_err(|e| io("cannot create", &dir, e))?;
@@ -88,12 +89,11 @@ impl FileStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(io("cannot read", &path, e)),
         };
-        let (mut frames, damaged) = scan(&bytes, &path);
-        let dropped = frames.len() - retain(&frames, DEFAULT_MAX_LOG_BYTES);
-        if damaged || dropped > 0 {
-            rewrite(&dir, &bytes, &frames[dropped..])?;
+        let (frames, damaged) = scan(&bytes, &path);
+        if damaged {
+            rewrite(&dir, &bytes, &frames)?;
         }
-        let preloaded = frames.drain(dropped..).filter_map(|f| f.record).collect();
+        let preloaded = frames.into_iter().filter_map(|f| f.record).collect();
         let file = open_append(&path)?;
         let len = file
             .metadata()
@@ -638,6 +638,11 @@ mod tests {
         drop(store);
         let again = FileStore::open(dir.path()).unwrap();
         assert_eq!(seqs(&again.load(1000).await.unwrap()), kept);
+        drop(again);
+        let tighter = FileStore::open(dir.path()).unwrap().max_log_bytes(1024);
+        tighter.append(vec![obs(501)]).await.unwrap();
+        assert!(fs::metadata(&path).unwrap().len() <= 1024);
+        assert_eq!(seqs(&tighter.load(1000).await.unwrap()).last(), Some(&501));
     }
 
     #[tokio::test]
