@@ -29,6 +29,10 @@ const LOCK: &str = "finch.lock";
 const HEADER: usize = 8;
 /// A frame claiming more than this is treated as torn.
 const MAX_FRAME: usize = 64 << 20;
+/// Past a damaged frame, only frames up to this size are looked for (records
+/// are about a kilobyte): a checksum over random lengths would make a
+/// search through a long damaged stretch slow.
+const RESYNC_MAX_FRAME: usize = 1 << 20;
 /// The model file starts with this, then the CRC-32 of the rest (u32 LE).
 const MODEL_MAGIC: &[u8; 8] = b"finchMD1";
 
@@ -190,13 +194,13 @@ struct Frame {
     record: Option<Record>,
 }
 
-/// The end of the intact frame at `at`, if there is one.
-fn frame_at(bytes: &[u8], at: usize) -> Option<usize> {
+/// The end of the intact frame at `at` of at most `max` bytes, if there is one.
+fn frame_at(bytes: &[u8], at: usize, max: usize) -> Option<usize> {
     let header = bytes.get(at..at.checked_add(HEADER)?)?;
     let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
     let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
     // No record encodes to nothing: an empty frame is zeroed space.
-    if len == 0 || len > MAX_FRAME {
+    if len == 0 || len > max {
         return None;
     }
     let end = at + HEADER + len;
@@ -214,7 +218,7 @@ fn scan(bytes: &[u8], path: &Path) -> (Vec<Frame>, bool) {
     let mut damaged = false;
     let mut at = 0;
     while at < bytes.len() {
-        if let Some(end) = frame_at(bytes, at) {
+        if let Some(end) = frame_at(bytes, at, MAX_FRAME) {
             let record = decode(at, end)
                 .inspect_err(|e| {
                     tracing::warn!(
@@ -234,8 +238,9 @@ fn scan(bytes: &[u8], path: &Path) -> (Vec<Frame>, bool) {
             continue;
         }
         damaged = true;
-        let next = (at + 1..bytes.len())
-            .find(|&i| frame_at(bytes, i).is_some_and(|end| decode(i, end).is_ok()));
+        let next = (at + 1..bytes.len()).find(|&i| {
+            frame_at(bytes, i, RESYNC_MAX_FRAME).is_some_and(|end| decode(i, end).is_ok())
+        });
         tracing::warn!(
             path = %path.display(),
             at,
@@ -572,7 +577,7 @@ mod tests {
         drop(store);
         let path = dir.path().join(LOG);
         let mut bytes = fs::read(&path).unwrap();
-        let second = frame_at(&bytes, 0).unwrap();
+        let second = frame_at(&bytes, 0, MAX_FRAME).unwrap();
         bytes[second + HEADER + 2] ^= 0xff;
         fs::write(&path, bytes).unwrap();
         let store = FileStore::open(dir.path()).unwrap();
