@@ -276,7 +276,11 @@ impl Engine {
             self.remember(d);
         }
         if let Some(blob) = knowledge.model {
-            match Models::from_bytes(&blob.bytes) {
+            // A damaged blob must not take the loop down with it.
+            let decoded = std::panic::catch_unwind(|| Models::from_bytes(&blob.bytes))
+                .map_err(|panic| format!("its decoder panicked: {}", panic_message(&*panic)))
+                .and_then(|m| m.map_err(|e| e.to_string()));
+            match decoded {
                 Ok(m) => {
                     if self.planner.set_models(Arc::new(m)) {
                         tracing::info!(
