@@ -49,7 +49,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
          saved_at timestamptz NOT NULL DEFAULT now());",
     ),
     (
-        "per-instance numbering high-water marks",
+        "per-instance numbering high-water marks, model checksums",
         "CREATE TABLE {s}.instances (
          instance      text   PRIMARY KEY,
          last_seq      bigint NOT NULL,
@@ -59,7 +59,8 @@ const MIGRATIONS: &[(&str, &str)] = &[
          SELECT instance, seq, 0::bigint AS id FROM {s}.observations
          UNION ALL
          SELECT instance, 0::bigint, id FROM {s}.decisions) numbers
-     GROUP BY instance;",
+     GROUP BY instance;
+     ALTER TABLE {s}.models ADD COLUMN crc bigint;",
     ),
 ];
 
@@ -97,7 +98,8 @@ const PRUNE_EVERY: u64 = 64;
 ///   of 1 KB); `models` keeps the 16 most recently saved.
 /// - **Damaged rows**: a row that does not decode (another finch version, a
 ///   manual edit) is skipped with a warning and counted
-///   ([`skipped_rows`](Self::skipped_rows)); it never fails a load.
+///   ([`skipped_rows`](Self::skipped_rows)); it never fails a load. Models
+///   carry a CRC-32; a damaged one is skipped for the newest intact one.
 ///
 /// Decisions are readable in SQL: `SELECT instance, id, kind, outcome, changes,
 /// reason FROM finch.decisions ORDER BY pos`.
@@ -474,11 +476,16 @@ impl PgStore {
         client
             .execute(
                 &format!(
-                    "INSERT INTO {s}.models (instance, at_ms, bytes) VALUES ($1, $2, $3)
+                    "INSERT INTO {s}.models (instance, at_ms, bytes, crc) VALUES ($1, $2, $3, $4)
                      ON CONFLICT (instance) DO UPDATE SET at_ms = excluded.at_ms,
-                         bytes = excluded.bytes, saved_at = now()"
+                         bytes = excluded.bytes, crc = excluded.crc, saved_at = now()"
                 ),
-                &[&model.instance, &to_i64(model.at_ms), &model.bytes],
+                &[
+                    &model.instance,
+                    &to_i64(model.at_ms),
+                    &model.bytes,
+                    &checksum(&model.bytes),
+                ],
             )
             .await?;
         Ok(())
@@ -533,20 +540,30 @@ impl PgStore {
                 .decisions
                 .extend(self.decode_or_skip("decision", pos, row.try_get(1)?));
         }
-        let model = tx
-            .query_opt(
+        let models = tx
+            .query(
                 &format!(
-                    "SELECT instance, at_ms, bytes FROM {s}.models ORDER BY at_ms DESC LIMIT 1"
+                    "SELECT instance, at_ms, bytes, crc FROM {s}.models
+                     ORDER BY at_ms DESC LIMIT $1"
                 ),
-                &[],
+                &[&KEPT_MODELS],
             )
             .await?;
-        if let Some(row) = model {
-            knowledge.model = Some(ModelBlob {
+        // The newest model whose checksum holds (models saved before
+        // checksums were kept have none).
+        for row in &models {
+            let blob = ModelBlob {
                 instance: row.try_get(0)?,
                 at_ms: from_i64(row.try_get(1)?),
                 bytes: row.try_get(2)?,
-            });
+            };
+            let crc: Option<i64> = row.try_get(3)?;
+            if crc.is_none_or(|crc| crc == checksum(&blob.bytes)) {
+                knowledge.model = Some(blob);
+                break;
+            }
+            self.skipped.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(schema = %self.schema, instance = %blob.instance, "finch: damaged model skipped (bad checksum)");
         }
         tx.commit().await?;
         self.loaded.store(from_i64(last), Ordering::Release);
@@ -592,6 +609,11 @@ fn rank(d: &Decision) -> i32 {
         "pending" => 0,
         _ => 1,
     }
+}
+
+/// The CRC-32 of a model blob, as stored.
+fn checksum(bytes: &[u8]) -> i64 {
+    i64::from(crc32fast::hash(bytes))
 }
 
 fn to_i64(x: u64) -> i64 {

@@ -1,5 +1,5 @@
 //! What the store keeps: rows within their bound, the models of recent
-//! instances, and every decodable row when one is damaged.
+//! instances, and every intact row or model when one is damaged.
 
 mod common;
 
@@ -21,6 +21,14 @@ async fn an_undecodable_row_is_skipped_and_counted_never_fatal() {
         ))])
         .collect();
     store.append(batch).await.expect("append");
+    for (instance, at_ms) in [("api-1", 1), ("api-2", 2)] {
+        let model = ModelBlob {
+            instance: instance.into(),
+            at_ms,
+            bytes: vec![9; 32],
+        };
+        store.save_model(model).await.expect("model");
+    }
     let client = db.client().await;
     client
         .batch_execute(
@@ -28,7 +36,8 @@ async fn an_undecodable_row_is_skipped_and_counted_never_fatal() {
                  VALUES ('api-2', 99, 0, true, '\\xffffffff');
              INSERT INTO finch.decisions
                  (instance, id, win, at_ms, kind, outcome, rank, reason, changes, body)
-                 VALUES ('api-2', 99, 0, 0, 'exploit', 'kept', 1, '', '', '\\xff');",
+                 VALUES ('api-2', 99, 0, 0, 'exploit', 'kept', 1, '', '', '\\xff');
+             UPDATE finch.models SET bytes = '\\x0909' WHERE instance = 'api-2';",
         )
         .await
         .expect("damaged rows");
@@ -45,7 +54,12 @@ async fn an_undecodable_row_is_skipped_and_counted_never_fatal() {
     let seqs: Vec<u64> = k.observations.iter().map(|o| o.seq).collect();
     assert_eq!(seqs, vec![1, 2, 3, 4]);
     assert_eq!(k.decisions.len(), 1);
-    assert_eq!(fresh.skipped_rows(), 2);
+    let model = k.model.expect("the newest intact model");
+    assert_eq!(
+        model.instance, "api-1",
+        "the damaged newer model is skipped"
+    );
+    assert_eq!(fresh.skipped_rows(), 3);
 
     let other = PgStore::connect(&db.url()).expect("another replica's store");
     let mut cursor = 0;
