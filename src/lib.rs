@@ -40,7 +40,8 @@ pub mod decision {
 /// Where the loop keeps observations, decisions and models.
 pub mod knowledge {
     pub use finch_core::knowledge::{
-        FileStore, Knowledge, KnowledgeStore, MemoryStore, ModelBlob, Record,
+        DEFAULT_MAX_LOG_BYTES, FileStore, Knowledge, KnowledgeStore, MemoryStore, ModelBlob,
+        Numbering, Record,
     };
 }
 

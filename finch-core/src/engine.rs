@@ -3,24 +3,28 @@
 //! the background.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use futures_util::FutureExt;
 use serde::Serialize;
 use tokio::task::JoinHandle;
 
 use crate::analyze::{Analysis, Analyzer, Health, Incident, Saturation, Shift, Trend};
 use crate::config::Config;
+use crate::error::StoreError;
 use crate::execute::{Baseline, Change, Decision, DecisionKind, DecisionOutcome, Executor};
 use crate::export;
 use crate::knob::KnobRef;
-use crate::knowledge::{Journal, ModelBlob, Record};
+use crate::knowledge::{Journal, ModelBlob, Numbering, Record};
 use crate::monitor::{Monitor, Observation, SloSample, sli_key};
 use crate::plan::model::{self, Models, TrainError};
 use crate::plan::space::Space;
 use crate::plan::{Context, Goal, Intent, Planner, Verdict};
 use crate::slo::SloRef;
 use crate::status::{KnobStatus, ModelStatus, ObjectiveStatus, SliModelStatus, SloStatus, Status};
+use crate::util::panic_message;
 
 /// What one iteration saw and did.
 #[derive(Clone, Debug, Serialize)]
@@ -118,7 +122,7 @@ impl Engine {
             .map(|k| (k.name().to_string(), k.pressure()))
             .filter(|(_, p)| !p.is_empty())
             .collect();
-        Engine {
+        let engine = Engine {
             analyzer: Analyzer::new(&slos, pressure),
             planner: Planner::new(space, &cfg),
             executor: Executor::new(cfg.apply_timeout),
@@ -141,7 +145,56 @@ impl Engine {
             cpu: Duration::ZERO,
             status,
             cfg,
-        }
+        };
+        engine.publish_declarations();
+        engine
+    }
+
+    /// Lists the managed knobs and SLOs in the status before any window
+    /// closed: values and objectives are known from the start, SLIs are not.
+    fn publish_declarations(&self) {
+        let space = &self.planner.space;
+        let slos = self
+            .slos
+            .iter()
+            .map(|s| SloStatus {
+                name: s.name().to_string(),
+                health: Health::NoData,
+                rate: 0.0,
+                calls: 0,
+                errors: 0,
+                in_flight: 0,
+                drift: None,
+                objectives: s
+                    .objectives()
+                    .iter()
+                    .map(|o| ObjectiveStatus {
+                        objective: *o,
+                        display: o.to_string(),
+                        sli: None,
+                        margin: None,
+                        over_budget: 0.0,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        status.cost = space.cost(&space.current());
+        status.max_cost = space.max_cost();
+        status.knobs = self.knob_statuses();
+        status.slos = slos;
+    }
+
+    fn knob_statuses(&self) -> Vec<KnobStatus> {
+        self.planner
+            .space
+            .dims
+            .iter()
+            .map(|d| KnobStatus {
+                info: d.knob.info(),
+                frozen: self.cfg.frozen.contains(d.name()),
+            })
+            .collect()
     }
 
     fn store_timeout(&self) -> Duration {
@@ -150,46 +203,84 @@ impl Engine {
             .clamp(Duration::from_millis(50), Duration::from_secs(2))
     }
 
-    /// Loads what the store knows, so a restarted service starts warm.
+    /// Loads what the store knows, so a restarted service starts warm, and
+    /// numbers on after everything this instance wrote.
     async fn warm_start(&mut self) {
         self.warmed = true;
         let store = Arc::clone(self.journal.store());
-        let loaded = tokio::time::timeout(
-            self.store_timeout() * 5,
-            store.load(self.cfg.model.max_samples),
+        let own = self.cfg.instance.clone();
+        let wait = self.store_timeout() * 5;
+        let told = ask(
+            wait,
+            store.last_numbers(&own),
+            "where numbering stands is unknown",
         )
         .await;
-        let knowledge = match loaded {
-            Ok(Ok(k)) => k,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "finch: knowledge could not be loaded; starting cold");
-                return;
+        let knowledge = ask(
+            wait,
+            store.load(self.cfg.model.max_samples),
+            "knowledge could not be loaded; starting cold",
+        )
+        .await;
+        let loaded = knowledge.as_ref().map(|k| Numbering {
+            last_seq: k
+                .observations
+                .iter()
+                .filter(|o| o.instance == own)
+                .map(|o| o.seq)
+                .max()
+                .unwrap_or(0),
+            last_decision: k
+                .decisions
+                .iter()
+                .filter(|d| d.instance == own)
+                .map(|d| d.id)
+                .max()
+                .unwrap_or(0),
+        });
+        let numbering = match (told, loaded) {
+            (Some(Some(t)), l) => {
+                let l = l.unwrap_or_default();
+                Numbering {
+                    last_seq: t.last_seq.max(l.last_seq),
+                    last_decision: t.last_decision.max(l.last_decision),
+                }
             }
-            Err(_) => {
-                tracing::warn!("finch: knowledge store did not answer; starting cold");
-                return;
+            (Some(None), Some(l)) => l,
+            // Unknown: starting from 0 would collide with what this instance
+            // wrote before. The clock in milliseconds is past any number an
+            // earlier run issued from it (a window lasts at least 10 ms).
+            _ => {
+                let now = now_ms();
+                tracing::warn!(
+                    from = now,
+                    "finch: numbering continues from the clock, the store could not tell where it stands"
+                );
+                Numbering {
+                    last_seq: now,
+                    last_decision: now,
+                }
             }
         };
-        let own = self.cfg.instance.clone();
-        let last_seq = knowledge
-            .observations
-            .iter()
-            .filter(|o| o.instance == own)
-            .map(|o| o.seq)
-            .max()
-            .unwrap_or(0);
-        self.monitor.resume_after(last_seq);
+        self.monitor.resume_after(numbering.last_seq);
+        self.next_decision = self
+            .next_decision
+            .max(numbering.last_decision.saturating_add(1));
+        let Some(knowledge) = knowledge else { return };
         self.history.extend(knowledge.observations);
         for d in knowledge
             .decisions
             .into_iter()
             .filter(|d| d.instance == own)
         {
-            self.next_decision = self.next_decision.max(d.id + 1);
             self.remember(d);
         }
         if let Some(blob) = knowledge.model {
-            match Models::from_bytes(&blob.bytes) {
+            // A damaged blob must not take the loop down with it.
+            let decoded = std::panic::catch_unwind(|| Models::from_bytes(&blob.bytes))
+                .map_err(|panic| format!("its decoder panicked: {}", panic_message(&*panic)))
+                .and_then(|m| m.map_err(|e| e.to_string()));
+            match decoded {
                 Ok(m) => {
                     if self.planner.set_models(Arc::new(m)) {
                         tracing::info!(
@@ -333,8 +424,103 @@ impl Engine {
         }
     }
 
+    /// Runs one iteration under supervision: a panic anywhere in it is
+    /// caught, reported (status, metric, log) and recovered from, so the loop
+    /// goes on with the next window.
+    pub(crate) async fn supervised_tick(&mut self) -> Result<Tick, crate::Error> {
+        let panic = match AssertUnwindSafe(self.tick()).catch_unwind().await {
+            Ok(tick) => return Ok(tick),
+            Err(panic) => panic_message(&*panic),
+        };
+        metrics::counter!("finch_loop_panics_total").increment(1);
+        tracing::error!(panic = %panic, "finch: an iteration panicked; recovering");
+        let recovered = AssertUnwindSafe(self.recover(&panic))
+            .catch_unwind()
+            .await
+            .map_err(|again| panic_message(&*again));
+        let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        status.faults += 1;
+        status.last_fault = Some(panic.clone());
+        status.decisions = self.decisions.iter().cloned().collect();
+        if let Err(again) = recovered {
+            let reason = format!(
+                "an iteration panicked ({panic}) and recovering from it panicked too ({again})"
+            );
+            tracing::error!(reason = %reason, "finch: the loop stopped");
+            status.running = false;
+            status.stopped = Some(reason);
+        }
+        Err(crate::Error::IterationPanicked { message: panic })
+    }
+
+    /// Puts the loop back on its feet after a panicked iteration: the change
+    /// being verified cannot be judged on that window, so a cost cut is rolled
+    /// back (the safe side) and any other change is kept unjudged; the next
+    /// window starts on the configuration in force.
+    async fn recover(&mut self, panic: &str) {
+        #[cfg(test)]
+        assert!(
+            !tests::recovery_fails(&self.cfg.instance),
+            "injected recovery panic"
+        );
+        if let Some(p) = self.executor.abandon() {
+            self.planner
+                .feedback(&p.after, p.intent, p.probe, Verdict::Unknown);
+            let mut d = p.decision;
+            let cut = d.cost_after < d.cost_before;
+            d.outcome = if cut {
+                DecisionOutcome::RolledBack {
+                    reason: format!("an iteration panicked before it was verified: {panic}"),
+                }
+            } else {
+                DecisionOutcome::Kept {
+                    note: format!("not judged: an iteration panicked: {panic}; kept"),
+                }
+            };
+            self.log_decision(&d);
+            if cut {
+                let obs = self.last_observation();
+                let reason = format!("undoing decision {}: an iteration panicked", d.id);
+                self.roll_back(&obs, &p.before, reason).await;
+                self.since_change = 0;
+            }
+        }
+        self.monitor.start_window(self.planner.space.current());
+        self.journal.flush(self.store_timeout()).await;
+    }
+
+    /// Restores `before` and logs the rollback decision.
+    async fn roll_back(&mut self, obs: &Observation, before: &[u64], reason: String) -> Decision {
+        let current = self.planner.space.current();
+        let mut back = self.new_decision(obs, DecisionKind::Rollback, &current, before, reason);
+        back.outcome = match self.executor.apply(&self.planner.space, before).await {
+            Ok(_) => DecisionOutcome::Kept {
+                note: "previous configuration restored".into(),
+            },
+            Err(e) => DecisionOutcome::ApplyFailed { reason: e },
+        };
+        self.log_decision(&back);
+        back
+    }
+
+    /// The last observation, or an empty one before the first window.
+    fn last_observation(&self) -> Observation {
+        self.history.back().cloned().unwrap_or_else(|| Observation {
+            instance: self.cfg.instance.clone(),
+            seq: 0,
+            at_ms: now_ms(),
+            length_secs: 0.0,
+            generation: 0,
+            clean: false,
+            knobs: BTreeMap::new(),
+            workload: BTreeMap::new(),
+            signals: BTreeMap::new(),
+            slis: BTreeMap::new(),
+        })
+    }
+
     /// Runs one iteration.
-    pub(crate) async fn tick(&mut self) -> Tick {
+    async fn tick(&mut self) -> Tick {
         let started = Instant::now();
         if !self.warmed {
             self.warm_start().await;
@@ -405,18 +591,8 @@ impl Engine {
             };
             self.log_decision(&d);
             if j.rollback {
-                let current = self.planner.space.current();
                 let reason = format!("undoing decision {}: {}", d.id, j.note);
-                let mut back =
-                    self.new_decision(&obs, DecisionKind::Rollback, &current, &p.before, reason);
-                back.outcome = match self.executor.apply(&self.planner.space, &p.before).await {
-                    Ok(_) => DecisionOutcome::Kept {
-                        note: "previous configuration restored".into(),
-                    },
-                    Err(e) => DecisionOutcome::ApplyFailed { reason: e },
-                };
-                self.log_decision(&back);
-                decision = Some(back);
+                decision = Some(self.roll_back(&obs, &p.before, reason).await);
                 changed = true;
             }
             judged = Some(d);
@@ -687,23 +863,22 @@ impl Engine {
             iterations: self.iterations,
             cost: space.cost(&current),
             max_cost: space.max_cost(),
-            knobs: space
-                .dims
-                .iter()
-                .map(|d| KnobStatus {
-                    info: d.knob.info(),
-                    frozen: self.cfg.frozen.contains(d.name()),
-                })
-                .collect(),
+            knobs: self.knob_statuses(),
             slos,
             model,
             decisions: self.decisions.iter().cloned().collect(),
             knowledge: self.journal.status(),
             last_iteration_secs: elapsed.as_secs_f64(),
             cpu_secs: self.cpu.as_secs_f64(),
+            ..Status::default()
         };
         export::record(&status);
-        *self.status.lock().unwrap_or_else(|p| p.into_inner()) = status;
+        let mut shared = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        *shared = Status {
+            faults: shared.faults,
+            last_fault: shared.last_fault.take(),
+            ..status
+        };
     }
 
     /// An operator pinned (`Some`) or unpinned (`None`) a knob.
@@ -734,18 +909,7 @@ impl Engine {
             }
             None => format!("operator unpinned `{name}`"),
         };
-        let obs = self.history.back().cloned().unwrap_or_else(|| Observation {
-            instance: self.cfg.instance.clone(),
-            seq: 0,
-            at_ms: now_ms(),
-            length_secs: 0.0,
-            generation: 0,
-            clean: false,
-            knobs: BTreeMap::new(),
-            workload: BTreeMap::new(),
-            signals: BTreeMap::new(),
-            slis: BTreeMap::new(),
-        });
+        let obs = self.last_observation();
         let mut d = self.new_decision(&obs, DecisionKind::Operator, &before, &after, reason);
         if let Some(p) = self.executor.abandon() {
             let mut old = p.decision;
@@ -804,6 +968,26 @@ impl Engine {
     }
 }
 
+/// Waits up to `wait` for a store call; a failure or a timeout is logged
+/// with `what` and gives `None`.
+async fn ask<T>(
+    wait: Duration,
+    call: impl Future<Output = Result<T, StoreError>>,
+    what: &str,
+) -> Option<T> {
+    match tokio::time::timeout(wait, call).await {
+        Ok(Ok(answer)) => Some(answer),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "finch: {what}");
+            None
+        }
+        Err(_) => {
+            tracing::warn!("finch: {what} (the store did not answer in time)");
+            None
+        }
+    }
+}
+
 /// Runs `f` and measures the CPU time this thread spent in it.
 fn on_cpu<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     let start = cpu_time::ThreadTime::now();
@@ -856,6 +1040,69 @@ mod tests {
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
             .and_then(|m| m.get(instance).copied())
+    }
+
+    /// Instances whose recovery from a panicked iteration panics too.
+    static RECOVERY_FAULTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    pub(super) fn recovery_fails(instance: &str) -> bool {
+        RECOVERY_FAULTS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(|i| i == instance)
+    }
+
+    /// A signal source that always panics.
+    struct Panicking;
+
+    impl crate::monitor::SignalSource for Panicking {
+        fn name(&self) -> &str {
+            "panicking"
+        }
+
+        fn sample(
+            &self,
+        ) -> crate::BoxFuture<'_, Result<Vec<crate::monitor::Signal>, crate::monitor::SignalError>>
+        {
+            panic!("injected sampling panic")
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_loop_that_cannot_recover_says_it_stopped_and_why() {
+        KnobBuilder::new("engine.stop.workers", 4u32)
+            .bounds(1, 16)
+            .register()
+            .unwrap();
+        let instance = "engine-stop";
+        RECOVERY_FAULTS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(instance.to_string());
+        let finch = crate::start(
+            Config::default()
+                .manual()
+                .instance(instance)
+                .knobs(["engine.stop.workers"])
+                .slos(Vec::<String>::new())
+                .signal(Panicking)
+                .process_signals(false),
+        )
+        .unwrap();
+        assert!(matches!(
+            finch.tick().await,
+            Err(crate::Error::IterationPanicked { .. })
+        ));
+        let status = finch.status();
+        assert!(!status.running, "the loop says it stopped");
+        let why = status.stopped.unwrap_or_default();
+        assert!(
+            why.contains("injected sampling panic") && why.contains("injected recovery panic"),
+            "{why}"
+        );
+        assert!(matches!(finch.tick().await, Err(crate::Error::Stopped)));
+        finch.shutdown().await;
     }
 
     fn inject(instance: &str, fault: Option<Fault>) {

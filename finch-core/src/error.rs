@@ -140,6 +140,14 @@ pub enum Error {
     /// The loop has shut down.
     #[error("the finch loop has shut down")]
     Stopped,
+    /// An iteration panicked. The change being verified was rolled back (a
+    /// cost cut) or kept unjudged, and the loop goes on with the next window,
+    /// unless `Status::stopped` says why it could not.
+    #[error("a finch iteration panicked: {message}")]
+    IterationPanicked {
+        /// What the panic said.
+        message: String,
+    },
 }
 
 /// A knowledge store could not read or write.

@@ -148,7 +148,11 @@ pub fn start(config: Config) -> Result<Handle, Error> {
             loop {
                 tokio::select! {
                     _ = timer.tick() => {
-                        shared.engine.lock().await.tick().await;
+                        // A panicked iteration is reported by the status.
+                        let _ = shared.engine.lock().await.supervised_tick().await;
+                        if !shared.running() {
+                            break;
+                        }
                     }
                     () = shared.stop.notified() => break,
                 }
@@ -250,9 +254,13 @@ impl Handle {
 
     /// Runs one iteration now (the only way iterations run with
     /// [`Config::manual`]).
+    ///
+    /// A panic in the iteration (a signal source, an applier, a model) is
+    /// caught and returned as [`Error::IterationPanicked`]; the loop goes on
+    /// with the next window, and [`Status`] counts the fault.
     pub async fn tick(&self) -> Result<Tick, Error> {
         if self.shared.running() {
-            Ok(self.shared.engine.lock().await.tick().await)
+            self.shared.engine.lock().await.supervised_tick().await
         } else {
             Err(Error::Stopped)
         }

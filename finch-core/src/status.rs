@@ -37,6 +37,12 @@ pub struct Status {
     pub last_iteration_secs: f64,
     /// CPU time finch itself used (iterations and training), in seconds.
     pub cpu_secs: f64,
+    /// Iterations that panicked (each was caught and the loop went on).
+    pub faults: u64,
+    /// What the last panicked iteration said.
+    pub last_fault: Option<String>,
+    /// Why the loop stopped on its own, when it did (`running` is then false).
+    pub stopped: Option<String>,
 }
 
 /// A knob as the loop sees it.

@@ -3,9 +3,12 @@
 
 mod common;
 
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use common::Sim;
 use finch_core::execute::DecisionKind;
-use finch_core::knowledge::FileStore;
+use finch_core::knowledge::{FileStore, Knowledge, KnowledgeStore, ModelBlob, Numbering, Record};
+use finch_core::{BoxFuture, StoreError};
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_restarted_loop_resumes_warm_from_the_file_store() {
@@ -63,4 +66,44 @@ async fn a_restarted_loop_resumes_warm_from_the_file_store() {
         "back in compliance within two windows"
     );
     second.shutdown().await;
+}
+
+/// A store that never answers a read (an outage at start).
+struct Unanswering;
+
+impl KnowledgeStore for Unanswering {
+    fn append(&self, _: Vec<Record>) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async { Err(StoreError::new("down")) })
+    }
+
+    fn save_model(&self, _: ModelBlob) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async { Err(StoreError::new("down")) })
+    }
+
+    fn load(&self, _: usize) -> BoxFuture<'_, Result<Knowledge, StoreError>> {
+        Box::pin(std::future::pending())
+    }
+
+    fn last_numbers(&self, _: &str) -> BoxFuture<'_, Result<Option<Numbering>, StoreError>> {
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_store_silent_at_start_never_restarts_numbering_at_one() {
+    let sim = Sim::new("restart-silent", 4);
+    let started_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let config = sim.config().interval(Duration::from_millis(10));
+    let finch = finch_core::start(config.store(Unanswering)).unwrap();
+    let tick = finch.tick().await.unwrap();
+    assert!(
+        tick.observation.seq > started_ms,
+        "numbered on from the clock, past anything an earlier run wrote: {}",
+        tick.observation.seq
+    );
+    let d = finch.pin("restart-silent.workers", "3").await.unwrap();
+    assert!(d.id > started_ms, "decision ids too: {}", d.id);
+    finch.shutdown().await;
 }

@@ -56,7 +56,7 @@ pub use pool::Resized;
 pub use sessions::SessionSettings;
 pub use setting::{Kind, Scope, Setting, SettingValue};
 pub use signals::PgSignals;
-pub use store::PgStore;
+pub use store::{DEFAULT_MAX_ROWS, PgStore};
 pub use tuner::{Applied, PgTuner, PgTunerBuilder, SettingStatus};
 
 /// Re-exported so applications build pools with the same versions finch uses.

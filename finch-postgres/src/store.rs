@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use deadpool_postgres::{Manager, Pool, Transaction};
 use finch_core::execute::Decision;
-use finch_core::knowledge::{Knowledge, KnowledgeStore, ModelBlob, Record};
+use finch_core::knowledge::{Knowledge, KnowledgeStore, ModelBlob, Numbering, Record};
 use finch_core::monitor::Observation;
 use finch_core::{BoxFuture, StoreError};
 use tokio::sync::OnceCell;
@@ -18,9 +18,10 @@ use crate::setting::plain_identifier;
 const SHARED_BATCH: i64 = 1000;
 
 /// Each migration, in order; its position + 1 is its version. `{s}` is the schema.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "observations, decisions and models",
-    "CREATE TABLE {s}.observations (
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "observations, decisions and models",
+        "CREATE TABLE {s}.observations (
          pos      bigserial PRIMARY KEY,
          instance text    NOT NULL,
          seq      bigint  NOT NULL,
@@ -46,7 +47,29 @@ const MIGRATIONS: &[(&str, &str)] = &[(
          at_ms    bigint NOT NULL,
          bytes    bytea  NOT NULL,
          saved_at timestamptz NOT NULL DEFAULT now());",
-)];
+    ),
+    (
+        "per-instance numbering high-water marks, model checksums",
+        "CREATE TABLE {s}.instances (
+         instance      text   PRIMARY KEY,
+         last_seq      bigint NOT NULL,
+         last_decision bigint NOT NULL);
+     INSERT INTO {s}.instances (instance, last_seq, last_decision)
+     SELECT instance, max(seq), max(id) FROM (
+         SELECT instance, seq, 0::bigint AS id FROM {s}.observations
+         UNION ALL
+         SELECT instance, 0::bigint, id FROM {s}.decisions) numbers
+     GROUP BY instance;
+     ALTER TABLE {s}.models ADD COLUMN crc bigint;",
+    ),
+];
+
+/// The default bound on the rows of `observations` and of `decisions`.
+pub const DEFAULT_MAX_ROWS: u64 = 1_000_000;
+/// Models kept: those of the instances that saved most recently.
+const KEPT_MODELS: i64 = 16;
+/// Writes between two passes of retention.
+const PRUNE_EVERY: u64 = 64;
 
 /// finch's knowledge in PostgreSQL: observations, decisions and models in a
 /// schema of their own (`finch` by default), shared by every instance of a
@@ -64,6 +87,19 @@ const MIGRATIONS: &[(&str, &str)] = &[(
 ///   error; the loop's journal keeps records in memory (up to
 ///   `Config::journal_capacity`, counting what it drops beyond) and writes them
 ///   when the server is back.
+///
+/// - **Numbering**: each instance's highest observation `seq` and decision
+///   `id` are kept in `<schema>.instances`, so a restarted instance numbers on
+///   after everything it wrote ([`KnowledgeStore::last_numbers`]), whatever
+///   the other instances wrote since and whatever retention removed.
+/// - **Retention**: `observations` and `decisions` keep their newest rows
+///   within a bound ([`max_rows`](Self::max_rows), default
+///   [`DEFAULT_MAX_ROWS`], about 1 GB of observations at their usual size
+///   of 1 KB); `models` keeps the 16 most recently saved.
+/// - **Damaged rows**: a row that does not decode (another finch version, a
+///   manual edit) is skipped with a warning and counted
+///   ([`skipped_rows`](Self::skipped_rows)); it never fails a load. Models
+///   carry a CRC-32; a damaged one is skipped for the newest intact one.
 ///
 /// Decisions are readable in SQL: `SELECT instance, id, kind, outcome, changes,
 /// reason FROM finch.decisions ORDER BY pos`.
@@ -84,6 +120,9 @@ pub struct PgStore {
     migrated: OnceCell<()>,
     /// The last observation position `load` returned: `shared_since` starts after it.
     loaded: AtomicU64,
+    max_rows: u64,
+    writes: AtomicU64,
+    skipped: AtomicU64,
 }
 
 impl PgStore {
@@ -117,7 +156,52 @@ impl PgStore {
             lock_key,
             migrated: OnceCell::new(),
             loaded: AtomicU64::new(0),
+            max_rows: DEFAULT_MAX_ROWS,
+            writes: AtomicU64::new(0),
+            skipped: AtomicU64::new(0),
         })
+    }
+
+    /// Bounds `observations` and `decisions` to their newest `rows` rows each
+    /// (default [`DEFAULT_MAX_ROWS`]); older rows are deleted every few writes.
+    ///
+    /// ```no_run
+    /// let store = finch_postgres::PgStore::connect("postgres://finch@127.0.0.1/app")?
+    ///     .max_rows(200_000);
+    /// # let _ = store;
+    /// # Ok::<(), finch_postgres::PgError>(())
+    /// ```
+    pub fn max_rows(mut self, rows: u64) -> Self {
+        self.max_rows = rows;
+        self
+    }
+
+    /// Rows skipped because they did not decode, since the store was created.
+    ///
+    /// ```no_run
+    /// let store = finch_postgres::PgStore::connect("postgres://finch@127.0.0.1/app")?;
+    /// assert_eq!(store.skipped_rows(), 0);
+    /// # Ok::<(), finch_postgres::PgError>(())
+    /// ```
+    pub fn skipped_rows(&self) -> u64 {
+        self.skipped.load(Ordering::Relaxed)
+    }
+
+    /// Decodes a row's body, or skips it with a warning and counts it.
+    fn decode_or_skip<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &'static str,
+        pos: i64,
+        bytes: &[u8],
+    ) -> Option<T> {
+        match decode(what, bytes) {
+            Ok(value) => Some(value),
+            Err(e) => {
+                self.skipped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(schema = %self.schema, pos, error = %e, "finch: undecodable row skipped");
+                None
+            }
+        }
     }
 
     /// The pool the store writes through.
@@ -190,8 +274,18 @@ impl PgStore {
                 }
             }
         }
+        let mut marks: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+        for o in &observations {
+            let m = marks.entry(o.instance.as_str()).or_default();
+            m.0 = m.0.max(to_i64(o.seq));
+        }
+        for d in decisions.values() {
+            let m = marks.entry(d.instance.as_str()).or_default();
+            m.1 = m.1.max(to_i64(d.id));
+        }
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
+        self.raise_marks(&tx, &marks).await?;
         if !observations.is_empty() {
             self.insert_observations(&tx, &observations).await?;
         }
@@ -200,7 +294,85 @@ impl PgStore {
                 .await?;
         }
         tx.commit().await?;
+        if self
+            .writes
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(PRUNE_EVERY)
+            && let Err(e) = self.prune().await
+        {
+            tracing::warn!(schema = %self.schema, error = %e, "finch: knowledge retention failed; retried later");
+        }
         Ok(())
+    }
+
+    /// Raises each instance's numbering high-water marks to the batch's.
+    async fn raise_marks(
+        &self,
+        tx: &Transaction<'_>,
+        marks: &BTreeMap<&str, (i64, i64)>,
+    ) -> Result<(), PgError> {
+        let instance: Vec<&str> = marks.keys().copied().collect();
+        let seq: Vec<i64> = marks.values().map(|m| m.0).collect();
+        let id: Vec<i64> = marks.values().map(|m| m.1).collect();
+        let s = &self.schema;
+        let stmt = tx
+            .prepare_cached(&format!(
+                "INSERT INTO {s}.instances AS i (instance, last_seq, last_decision)
+                 SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[])
+                 ON CONFLICT (instance) DO UPDATE SET
+                     last_seq = GREATEST(i.last_seq, excluded.last_seq),
+                     last_decision = GREATEST(i.last_decision, excluded.last_decision)"
+            ))
+            .await?;
+        tx.execute(&stmt, &[&instance, &seq, &id]).await?;
+        Ok(())
+    }
+
+    /// Deletes the rows past the bound and the models of long-gone instances.
+    async fn prune(&self) -> Result<(), PgError> {
+        let client = self.pool.get().await?;
+        let s = &self.schema;
+        let rows = to_i64(self.max_rows);
+        for table in ["observations", "decisions"] {
+            client
+                .execute(
+                    &format!(
+                        "DELETE FROM {s}.{table}
+                         WHERE pos <= (SELECT max(pos) FROM {s}.{table}) - $1"
+                    ),
+                    &[&rows],
+                )
+                .await?;
+        }
+        client
+            .execute(
+                &format!(
+                    "DELETE FROM {s}.models WHERE instance NOT IN
+                         (SELECT instance FROM {s}.models ORDER BY at_ms DESC LIMIT $1)"
+                ),
+                &[&KEPT_MODELS],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn numbers(&self, instance: &str) -> Result<Numbering, PgError> {
+        self.ready().await?;
+        let client = self.pool.get().await?;
+        let s = &self.schema;
+        let row = client
+            .query_opt(
+                &format!("SELECT last_seq, last_decision FROM {s}.instances WHERE instance = $1"),
+                &[&instance],
+            )
+            .await?;
+        Ok(match row {
+            Some(row) => Numbering {
+                last_seq: from_i64(row.try_get(0)?),
+                last_decision: from_i64(row.try_get(1)?),
+            },
+            None => Numbering::default(),
+        })
     }
 
     async fn insert_observations(
@@ -304,11 +476,16 @@ impl PgStore {
         client
             .execute(
                 &format!(
-                    "INSERT INTO {s}.models (instance, at_ms, bytes) VALUES ($1, $2, $3)
+                    "INSERT INTO {s}.models (instance, at_ms, bytes, crc) VALUES ($1, $2, $3, $4)
                      ON CONFLICT (instance) DO UPDATE SET at_ms = excluded.at_ms,
-                         bytes = excluded.bytes, saved_at = now()"
+                         bytes = excluded.bytes, crc = excluded.crc, saved_at = now()"
                 ),
-                &[&model.instance, &to_i64(model.at_ms), &model.bytes],
+                &[
+                    &model.instance,
+                    &to_i64(model.at_ms),
+                    &model.bytes,
+                    &checksum(&model.bytes),
+                ],
             )
             .await?;
         Ok(())
@@ -343,38 +520,50 @@ impl PgStore {
             .try_get(0)?;
         let mut knowledge = Knowledge::default();
         for row in &rows {
+            let pos = row.try_get(0)?;
             knowledge
                 .observations
-                .push(decode("observation", row.try_get(1)?)?);
+                .extend(self.decode_or_skip("observation", pos, row.try_get(1)?));
         }
         let rows = tx
             .query(
                 &format!(
-                    "SELECT body FROM (SELECT pos, body FROM {s}.decisions
+                    "SELECT pos, body FROM (SELECT pos, body FROM {s}.decisions
                      ORDER BY pos DESC LIMIT $1) d ORDER BY pos"
                 ),
                 &[&limit],
             )
             .await?;
         for row in &rows {
+            let pos = row.try_get(0)?;
             knowledge
                 .decisions
-                .push(decode("decision", row.try_get(0)?)?);
+                .extend(self.decode_or_skip("decision", pos, row.try_get(1)?));
         }
-        let model = tx
-            .query_opt(
+        let models = tx
+            .query(
                 &format!(
-                    "SELECT instance, at_ms, bytes FROM {s}.models ORDER BY at_ms DESC LIMIT 1"
+                    "SELECT instance, at_ms, bytes, crc FROM {s}.models
+                     ORDER BY at_ms DESC LIMIT $1"
                 ),
-                &[],
+                &[&KEPT_MODELS],
             )
             .await?;
-        if let Some(row) = model {
-            knowledge.model = Some(ModelBlob {
+        // The newest model whose checksum holds (models saved before
+        // checksums were kept have none).
+        for row in &models {
+            let blob = ModelBlob {
                 instance: row.try_get(0)?,
                 at_ms: from_i64(row.try_get(1)?),
                 bytes: row.try_get(2)?,
-            });
+            };
+            let crc: Option<i64> = row.try_get(3)?;
+            if crc.is_none_or(|crc| crc == checksum(&blob.bytes)) {
+                knowledge.model = Some(blob);
+                break;
+            }
+            self.skipped.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(schema = %self.schema, instance = %blob.instance, "finch: damaged model skipped (bad checksum)");
         }
         tx.commit().await?;
         self.loaded.store(from_i64(last), Ordering::Release);
@@ -406,8 +595,9 @@ impl PgStore {
         let mut next = start;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
-            next = from_i64(row.try_get(0)?);
-            out.push(decode("observation", row.try_get(1)?)?);
+            let pos = row.try_get(0)?;
+            next = from_i64(pos);
+            out.extend(self.decode_or_skip("observation", pos, row.try_get(1)?));
         }
         Ok((out, next))
     }
@@ -419,6 +609,11 @@ fn rank(d: &Decision) -> i32 {
         "pending" => 0,
         _ => 1,
     }
+}
+
+/// The CRC-32 of a model blob, as stored.
+fn checksum(bytes: &[u8]) -> i64 {
+    i64::from(crc32fast::hash(bytes))
 }
 
 fn to_i64(x: u64) -> i64 {
@@ -454,6 +649,17 @@ impl KnowledgeStore for PgStore {
 
     fn load(&self, max_observations: usize) -> BoxFuture<'_, Result<Knowledge, StoreError>> {
         Box::pin(async move { self.read(max_observations).await.map_err(StoreError::from) })
+    }
+
+    /// This instance's high-water marks in `<schema>.instances`.
+    fn last_numbers(&self, instance: &str) -> BoxFuture<'_, Result<Option<Numbering>, StoreError>> {
+        let instance = instance.to_string();
+        Box::pin(async move {
+            self.numbers(&instance)
+                .await
+                .map(Some)
+                .map_err(StoreError::from)
+        })
     }
 
     /// Other instances' observations after `cursor` (a position in

@@ -333,7 +333,7 @@ async fn a_least_privilege_role_tunes_reads_and_stores_without_superuser() {
         let store = PgStore::new(pool.clone()).expect("store");
         assert_eq!(
             store.migrate().await.expect("migrations as the app role"),
-            1
+            2
         );
         store.load(10).await.expect("load");
         tuner.shutdown().await.expect("restored");

@@ -3,51 +3,13 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use common::TestDb;
-use finch_core::execute::{Change, Decision, DecisionKind, DecisionOutcome};
+use common::{TestDb, decision, observation};
+use finch_core::execute::DecisionOutcome;
 use finch_core::knowledge::{KnowledgeStore, ModelBlob, Record};
-use finch_core::monitor::Observation;
 use finch_postgres::PgStore;
-
-fn observation(instance: &str, seq: u64) -> Observation {
-    Observation {
-        instance: instance.to_string(),
-        seq,
-        at_ms: 1_700_000_000_000 + seq,
-        length_secs: 1.0,
-        generation: seq,
-        clean: seq.is_multiple_of(2),
-        knobs: BTreeMap::from([("pg.work_mem".to_string(), 4096.0 + seq as f64)]),
-        workload: BTreeMap::from([("api/rate".to_string(), 100.0)]),
-        signals: BTreeMap::from([("pg.hit_ratio".to_string(), 0.99)]),
-        slis: BTreeMap::from([("api/p99".to_string(), 0.012)]),
-    }
-}
-
-fn decision(instance: &str, id: u64, outcome: DecisionOutcome) -> Decision {
-    Decision {
-        id,
-        instance: instance.to_string(),
-        window: id * 3,
-        at_ms: 1_700_000_000_000,
-        kind: DecisionKind::Exploit,
-        changes: vec![Change {
-            knob: "pg.work_mem".into(),
-            from: "4096".into(),
-            to: "8192".into(),
-        }],
-        reason: "p99 near its bound; more work_mem is predicted to avoid temp files".into(),
-        measured_before: BTreeMap::from([("api/p99".to_string(), 0.045)]),
-        predicted_before: BTreeMap::new(),
-        predicted_after: BTreeMap::from([("api/p99".to_string(), 0.030)]),
-        cost_before: 1.0,
-        cost_after: 1.2,
-        outcome,
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_are_versioned_idempotent_and_safe_to_run_together() {
@@ -59,18 +21,18 @@ async fn migrations_are_versioned_idempotent_and_safe_to_run_together() {
         runs.spawn(async move { store.migrate().await });
     }
     while let Some(r) = runs.join_next().await {
-        assert_eq!(r.expect("task").expect("migrated"), 1);
+        assert_eq!(r.expect("task").expect("migrated"), 2);
     }
     let again = PgStore::new(pool.clone()).expect("store");
-    assert_eq!(again.migrate().await.expect("migrated"), 1);
+    assert_eq!(again.migrate().await.expect("migrated"), 2);
     let client = db.client().await;
     let rows = client
         .query("SELECT version, name FROM finch.migrations", &[])
         .await
         .expect("migrations table");
-    assert_eq!(rows.len(), 1);
+    assert_eq!(rows.len(), 2);
     let other = PgStore::with_schema(pool.clone(), "finch_other").expect("store");
-    assert_eq!(other.migrate().await.expect("second schema"), 1);
+    assert_eq!(other.migrate().await.expect("second schema"), 2);
     assert!(PgStore::with_schema(pool, "x\"; DROP SCHEMA finch; --").is_err());
 }
 

@@ -6,6 +6,7 @@
 
 mod decision;
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
 use tokio::task::JoinSet;
@@ -17,6 +18,7 @@ use crate::analyze::stats::{Conclusion, Sprt, binomial_llr};
 use crate::knob::{ErasedKnob, publish};
 use crate::plan::space::Space;
 use crate::plan::{Intent, Verdict};
+use crate::util::panic_message;
 
 /// A change being verified.
 pub(crate) struct Pending {
@@ -122,10 +124,21 @@ impl Executor {
 
     async fn run_appliers(&self, changes: &[(&dyn ErasedKnob, u64)]) -> Result<(), String> {
         let mut set = JoinSet::new();
+        let mut first_error = None;
         for (knob, bits) in changes {
             if let Some(applier) = knob.applier() {
                 let name = knob.name().to_string();
-                let fut = applier(*bits);
+                // The synchronous part of an applier runs here, on the loop's task.
+                let fut = match catch_unwind(AssertUnwindSafe(|| applier(*bits))) {
+                    Ok(fut) => fut,
+                    Err(panic) => {
+                        first_error.get_or_insert(format!(
+                            "applier of `{name}` panicked: {}",
+                            panic_message(&*panic)
+                        ));
+                        continue;
+                    }
+                };
                 let timeout = self.timeout;
                 set.spawn(async move {
                     match tokio::time::timeout(timeout, fut).await {
@@ -136,7 +149,6 @@ impl Executor {
                 });
             }
         }
-        let mut first_error = None;
         while let Some(joined) = set.join_next().await {
             let result = joined.unwrap_or_else(|e| Err(format!("an applier panicked: {e}")));
             if let Err(e) = result {

@@ -65,6 +65,10 @@ pub(crate) fn describe() {
         "finch_decisions_total",
         "Judged decisions by kind and outcome"
     );
+    describe_counter!(
+        "finch_loop_panics_total",
+        "Iterations that panicked; each was caught and the loop went on"
+    );
     describe_histogram!(
         "finch_loop_duration_seconds",
         Unit::Seconds,

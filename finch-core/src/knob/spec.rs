@@ -132,8 +132,20 @@ impl<T: KnobValue> KnobSpec<T> {
     /// Whether `v` is `min` plus a whole number of steps (always true without a step).
     pub(crate) fn on_step(&self, v: T) -> bool {
         let Some(step) = self.step else { return true };
-        let k = (v.to_f64() - self.min.to_f64()) / step.to_f64();
-        (k - k.round()).abs() <= 1e-9 * k.abs().max(1.0)
+        let x = v.to_f64();
+        let k = (x - self.min.to_f64()) / step.to_f64();
+        (k - k.round()).abs() <= self.step_tolerance(x)
+    }
+
+    /// How far, in steps, a value at `x` may sit off the grid and still be on
+    /// it: the rounding error of the type at the magnitudes involved (the value,
+    /// `min` and the step each carry one), with a floor for exact types.
+    fn step_tolerance(&self, x: f64) -> f64 {
+        let Some(step) = self.step else { return 0.0 };
+        let s = step.to_f64().abs();
+        let magnitude = x.abs() + self.min.to_f64().abs() + s;
+        let k = (x - self.min.to_f64()).abs() / s;
+        (4.0 * T::PRECISION * magnitude / s).max(1e-9 * k.max(1.0))
     }
 
     /// Checks a value a caller wants to set.
@@ -167,13 +179,23 @@ impl<T: KnobValue> KnobSpec<T> {
         if x.is_nan() {
             return None;
         }
+        // A valid value snaps to itself, even where the grid computed in
+        // `f64` would round to a neighbour of it in a coarser type.
+        if let Some(v) = T::from_f64(x)
+            && v.to_f64() == x
+            && self.within_bounds(v)
+            && self.on_step(v)
+        {
+            return Some(v);
+        }
         let lo = self.min.to_f64();
         let hi = self.max.to_f64();
         let mut x = x.clamp(lo, hi);
         if let Some(step) = self.step {
             let s = step.to_f64();
             let k = ((x - lo) / s).round();
-            let kmax = ((hi - lo) / s).floor();
+            // `max` itself is on the grid when it is within rounding of a step.
+            let kmax = ((hi - lo) / s + self.step_tolerance(hi)).floor();
             x = lo + k.clamp(0.0, kmax) * s;
         }
         let v = T::from_f64(x)?;
@@ -194,7 +216,57 @@ impl<T: KnobValue> KnobSpec<T> {
 mod tests {
     use std::time::Duration;
 
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// A step knob as a user declares it: `min`, `step` and `max = min + n
+    /// steps` written as decimals, so each is rounded to `T` on its own.
+    fn stepped<T: KnobValue>(min: f64, step: f64, n: u32) -> Option<KnobSpec<T>> {
+        let lo = T::from_f64(min)?;
+        let hi = T::from_f64(min + f64::from(n) * step)?;
+        let s = T::from_f64(step)?;
+        let spec = KnobSpec::__new("t", "", lo, lo, hi, Some(s), false, 1.0, &[]);
+        spec.validate().ok()?;
+        Some(spec)
+    }
+
+    /// Every grid value and every decimal a user would write for one is
+    /// accepted, and snapping a grid value gives it back.
+    fn assert_grid<T: KnobValue + PartialEq>(min: f64, step: f64, n: u32) {
+        let spec = stepped::<T>(min, step, n).expect("a coherent declaration");
+        let (lo, s) = (spec.min.to_f64(), spec.step.map_or(0.0, KnobValue::to_f64));
+        for k in 0..=n {
+            let grid = spec.snap(lo + f64::from(k) * s).expect("not NaN");
+            assert!(spec.check(grid).is_ok(), "grid value {grid:?} (k = {k})");
+            assert_eq!(spec.snap(grid.to_f64()), Some(grid), "k = {k}");
+            let written = T::from_f64(min + f64::from(k) * step).expect("not NaN");
+            assert!(spec.check(written).is_ok(), "written {written:?} (k = {k})");
+        }
+    }
+
+    #[test]
+    fn f32_tenths_are_all_on_step() {
+        let spec = KnobSpec::__new("t", "", 0.5f32, 0.1, 1.0, Some(0.1), false, 1.0, &[]);
+        assert!(spec.validate().is_ok());
+        for v in [0.1f32, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0] {
+            assert!(spec.check(v).is_ok(), "{v} is on the grid");
+            assert_eq!(spec.snap(f64::from(v)), Some(v));
+        }
+        assert!(matches!(spec.check(0.35), Err(KnobError::OffStep { .. })));
+    }
+
+    proptest! {
+        #[test]
+        fn every_grid_value_of_a_float_step_knob_is_accepted_and_snaps_to_itself(
+            min in -100.0f64..100.0,
+            step in 0.01f64..10.0,
+            n in 1u32..100,
+        ) {
+            assert_grid::<f32>(min, step, n);
+            assert_grid::<f64>(min, step, n);
+        }
+    }
 
     fn spec(default: u32, min: u32, max: u32, step: Option<u32>) -> KnobSpec<u32> {
         KnobSpec::__new("t", "", default, min, max, step, false, 1.0, &[])

@@ -37,6 +37,11 @@ pub trait KnobValue: Copy + Send + Sync + fmt::Debug + 'static {
     /// The kind of value.
     const KIND: KnobKind;
 
+    /// The relative precision of the type's values (its machine epsilon): the
+    /// step grid of a knob tolerates rounding errors of this relative size.
+    /// `f64::EPSILON` unless the type is coarser (`f32`).
+    const PRECISION: f64 = f64::EPSILON;
+
     /// The lossless 64-bit encoding of the value.
     fn to_bits(self) -> u64;
 
@@ -203,6 +208,7 @@ impl KnobValue for f64 {
 
 impl KnobValue for f32 {
     const KIND: KnobKind = KnobKind::Float;
+    const PRECISION: f64 = f32::EPSILON as f64;
     #[inline(always)]
     fn to_bits(self) -> u64 {
         u64::from(f32::to_bits(self))

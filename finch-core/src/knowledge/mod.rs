@@ -13,7 +13,7 @@ mod memory;
 
 use serde::{Deserialize, Serialize};
 
-pub use file::FileStore;
+pub use file::{DEFAULT_MAX_LOG_BYTES, FileStore};
 pub(crate) use journal::Journal;
 pub use journal::JournalStatus;
 pub use memory::MemoryStore;
@@ -54,6 +54,16 @@ pub struct Knowledge {
     pub model: Option<ModelBlob>,
 }
 
+/// Where an instance's numbering stands in a store: the highest observation
+/// `seq` and decision `id` it wrote (0 when it wrote none).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Numbering {
+    /// The highest observation `seq`.
+    pub last_seq: u64,
+    /// The highest decision `id`.
+    pub last_decision: u64,
+}
+
 /// Where the loop keeps what it learns.
 ///
 /// Writes must be idempotent per record (an observation is identified by
@@ -80,6 +90,26 @@ pub trait KnowledgeStore: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<(Vec<Observation>, u64), StoreError>> {
         let _ = instance;
         Box::pin(async move { Ok((Vec::new(), cursor)) })
+    }
+
+    /// Where `instance`'s numbering stands, so a restarted instance numbers on
+    /// after everything it wrote (whatever other instances wrote since).
+    /// `Ok(None)` (the default) when the store cannot tell cheaply: the loop
+    /// then takes the numbers from [`load`](Self::load).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), finch_core::StoreError> {
+    /// use finch_core::knowledge::{KnowledgeStore, MemoryStore};
+    ///
+    /// // The memory store cannot tell: the loop takes the numbers from `load`.
+    /// assert_eq!(MemoryStore::default().last_numbers("api-1").await?, None);
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn last_numbers(&self, instance: &str) -> BoxFuture<'_, Result<Option<Numbering>, StoreError>> {
+        let _ = instance;
+        Box::pin(async { Ok(None) })
     }
 
     /// Makes everything written so far durable.

@@ -1,9 +1,12 @@
 //! Helpers shared by the integration tests: each test gets its own database.
 #![allow(dead_code, unreachable_pub)]
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use finch_core::execute::{Change, Decision, DecisionKind, DecisionOutcome};
+use finch_core::monitor::Observation;
 use finch_postgres::SessionSettings;
 use finch_postgres::deadpool_postgres::{Manager, Pool};
 use finch_postgres::tokio_postgres::{self, Client, NoTls};
@@ -137,4 +140,43 @@ pub async fn show(client: &Client, name: &str) -> String {
         .await
         .expect("SHOW")
         .get(0)
+}
+
+/// An observation of `instance` numbered `seq`.
+pub fn observation(instance: &str, seq: u64) -> Observation {
+    Observation {
+        instance: instance.to_string(),
+        seq,
+        at_ms: 1_700_000_000_000 + seq,
+        length_secs: 1.0,
+        generation: seq,
+        clean: seq.is_multiple_of(2),
+        knobs: BTreeMap::from([("pg.work_mem".to_string(), 4096.0 + seq as f64)]),
+        workload: BTreeMap::from([("api/rate".to_string(), 100.0)]),
+        signals: BTreeMap::from([("pg.hit_ratio".to_string(), 0.99)]),
+        slis: BTreeMap::from([("api/p99".to_string(), 0.012)]),
+    }
+}
+
+/// A decision of `instance` numbered `id`.
+pub fn decision(instance: &str, id: u64, outcome: DecisionOutcome) -> Decision {
+    Decision {
+        id,
+        instance: instance.to_string(),
+        window: id * 3,
+        at_ms: 1_700_000_000_000,
+        kind: DecisionKind::Exploit,
+        changes: vec![Change {
+            knob: "pg.work_mem".into(),
+            from: "4096".into(),
+            to: "8192".into(),
+        }],
+        reason: "p99 near its bound; more work_mem is predicted to avoid temp files".into(),
+        measured_before: BTreeMap::from([("api/p99".to_string(), 0.045)]),
+        predicted_before: BTreeMap::new(),
+        predicted_after: BTreeMap::from([("api/p99".to_string(), 0.030)]),
+        cost_before: 1.0,
+        cost_after: 1.2,
+        outcome,
+    }
 }
