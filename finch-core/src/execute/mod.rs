@@ -65,6 +65,12 @@ pub(crate) const MAX_VERIFY: u32 = 30;
 /// The smallest bad fraction a test assumes, as a share of the budget (no
 /// fraction is known to be zero).
 const FLOOR: f64 = 0.05;
+/// The most evidence one window may add to a verdict, either way. Calls in a
+/// window are not independent (a backlog makes the slow ones come together),
+/// so a binomial likelihood over thousands of calls overstates what one
+/// window shows; capped, a verdict needs at least two windows (the tests'
+/// bounds are ln 19 ≈ 2.94).
+const WINDOW_EVIDENCE: f64 = 1.5;
 /// The effect a fix is tested for: bad events divided by this (or multiplied
 /// by it when worse); a cost cut is tested for bad events multiplied by it,
 /// from at least this share of the budget.
@@ -245,11 +251,12 @@ impl Executor {
                 }
             }
         }
+        let capped = |llr: f64| llr.clamp(-WINDOW_EVIDENCE, WINDOW_EVIDENCE);
         if p.effect_done.is_none() {
-            p.effect_done = p.effect.update(effect);
+            p.effect_done = p.effect.update(capped(effect));
         }
         if p.worse_done.is_none() && p.intent == Intent::Fix {
-            p.worse_done = p.worse.update(worse);
+            p.worse_done = p.worse.update(capped(worse));
         }
         let windows = p.windows;
         let verdict = match (p.intent, p.effect_done, p.worse_done) {
