@@ -499,13 +499,19 @@ impl Planner {
         let mut cands =
             self.space
                 .candidates(current, self.max_step, self.candidates, &mut self.rng);
-        // Fixes may move boldly; cost cuts are cautious, so that a cut the
-        // model got wrong costs one short violation, not an outage.
+        // Fixes may move boldly but never lower a costly knob: while an
+        // objective is violated, what was just added (a probe found it, or
+        // the model's error in a new regime hides it) stays. Cost cuts are
+        // cautious, so that a cut the model got wrong costs one short
+        // violation, not an outage.
         let step = self.explore_step;
         cands.retain(|c| {
             c.as_slice() == current
                 || (!self.under_floor(c)
-                    && (intent == Intent::Fix || self.space.gentle_cut(current, c, step)))
+                    && match intent {
+                        Intent::Fix => self.space.no_cut(current, c),
+                        Intent::Save => self.space.gentle_cut(current, c, step),
+                    })
         });
         let rows = self.rows(models, ctx.obs, &cands);
         let preds = models.predict(&rows);
@@ -1037,6 +1043,39 @@ mod tests {
             values: vec![f64::NAN],
         };
         assert!(planner.exploit(&nan, &ctx, &current, Intent::Fix).is_none());
+    }
+
+    #[test]
+    fn a_fix_never_lowers_a_costly_knob_whatever_the_model_says() {
+        let config = Config::default().candidates(64);
+        let mut planner = Planner::new(Space::new(&knobs(), &|_| false), &config);
+        let goals = [Goal {
+            key: "hostile.api/p99".into(),
+            objective: Objective::Latency {
+                quantile: crate::Quantile::P99,
+                threshold: std::time::Duration::from_millis(50),
+            },
+        }];
+        let obs = observation(0.08);
+        let a = analysis(-0.6);
+        let ctx = Context {
+            obs: &obs,
+            analysis: &a,
+            goals: &goals,
+            since_change: 10,
+            anchor: (BTreeMap::new(), 0),
+        };
+        let current = planner.space.current();
+        // Every candidate predicted to meet the objective: the cheapest would
+        // cut every costly knob.
+        let easy = Hostile { values: vec![0.01] };
+        if let Some(p) = planner.exploit(&easy, &ctx, &current, Intent::Fix) {
+            for (i, d) in planner.space.dims.iter().enumerate() {
+                if d.cost > 0.0 {
+                    assert!(d.unit(p.target[i]) >= d.unit(current[i]), "{}", d.name());
+                }
+            }
+        }
     }
 
     #[test]

@@ -156,7 +156,6 @@ impl Space {
             .sum()
     }
 
-    /// Cost of the most expensive point.
     /// Whether every costly knob's move from `from` to `to` is a cautious cut
     /// (see [`Dim::gentle_cut`]).
     pub(crate) fn gentle_cut(&self, from: &[u64], to: &[u64], share: f64) -> bool {
@@ -166,6 +165,15 @@ impl Space {
             .all(|(d, (&a, &b))| d.gentle_cut(a, b, share))
     }
 
+    /// Whether no costly knob is lower at `to` than at `from`.
+    pub(crate) fn no_cut(&self, from: &[u64], to: &[u64]) -> bool {
+        self.dims
+            .iter()
+            .zip(from.iter().zip(to))
+            .all(|(d, (&a, &b))| d.cost <= 0.0 || d.unit(b) >= d.unit(a) - 1e-9)
+    }
+
+    /// Cost of the most expensive point.
     pub(crate) fn max_cost(&self) -> f64 {
         self.dims.iter().map(|d| d.cost).sum()
     }
