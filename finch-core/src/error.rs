@@ -140,6 +140,9 @@ pub enum Error {
     /// The loop has shut down.
     #[error("the finch loop has shut down")]
     Stopped,
+    /// An operation panicked inside finch (a bug: please report it with the log).
+    #[error("finch failed internally ({0}); this is a bug, please report it with the log")]
+    Internal(String),
 }
 
 /// A knowledge store could not read or write.

@@ -202,11 +202,29 @@ impl Shared {
             .running
     }
 
-    async fn operator(&self, knob: &str, value: Option<&str>) -> Result<Decision, Error> {
+    /// Pins (`Some`) or unpins (`None`) a knob on a task of its own: a caller
+    /// that stops waiting (a client that disconnects mid-pin) cannot cut the
+    /// change short between publishing the value and logging its decision.
+    async fn operator(
+        self: &Arc<Self>,
+        knob: &str,
+        value: Option<&str>,
+    ) -> Result<Decision, Error> {
         if !self.running() {
             return Err(Error::Stopped);
         }
-        self.engine.lock().await.operator(knob, value).await
+        let shared = Arc::clone(self);
+        let (knob, value) = (knob.to_string(), value.map(str::to_string));
+        tokio::spawn(async move {
+            shared
+                .engine
+                .lock()
+                .await
+                .operator(&knob, value.as_deref())
+                .await
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("the operator change panicked: {e}")))?
     }
 }
 

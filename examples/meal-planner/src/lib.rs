@@ -13,6 +13,7 @@
 //! runs the whole adaptation demo; [`lab`] makes it a subject of finch's
 //! proving ground, on which [`evaluate`] and [`overhead`] run.
 
+pub mod admin;
 pub mod cache;
 mod chart;
 pub mod db;
@@ -109,7 +110,8 @@ impl AppState {
 }
 
 /// The service's router: every route of the domain, and a JSON `404` for the rest.
-/// Merge `finch::export::router` into it to serve `/metrics` and `/finch/status`.
+/// finch's operator routes are not part of it: [`admin`] serves them on a
+/// listener of their own.
 pub fn app(state: AppState) -> Router {
     routes::router().with_state(state)
 }

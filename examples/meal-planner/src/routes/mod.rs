@@ -24,7 +24,13 @@ pub fn router() -> Router<AppState> {
         .merge(storages::router())
         .merge(schedules::router())
         .merge(invitations::router())
+        .route("/health", axum::routing::get(health))
         .fallback(not_found)
+}
+
+/// `GET /health`: the process answers (anonymous; touches no data).
+async fn health() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "ok" }))
 }
 
 async fn not_found(uri: Uri) -> AppError {
