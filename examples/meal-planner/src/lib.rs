@@ -14,6 +14,7 @@
 //! proving ground, on which [`evaluate`] and [`overhead`] run.
 
 pub mod admin;
+pub mod auth;
 pub mod cache;
 mod chart;
 pub mod db;
@@ -36,15 +37,18 @@ use tokio::sync::OwnedSemaphorePermit;
 
 pub use error::AppError;
 
+use crate::auth::SessionCache;
 use crate::cache::RecipeCache;
 use crate::tuning::Admission;
 
-/// What every handler shares: the pool, the recipe cache and admission control.
+/// What every handler shares: the pool, the recipe cache, admission control
+/// and the validated sessions.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pool: Pool,
     cache: Arc<RecipeCache>,
     admission: Admission,
+    sessions: Arc<SessionCache>,
 }
 
 /// A database connection held by an admitted request.
@@ -75,6 +79,7 @@ impl AppState {
             pool,
             cache: Arc::new(RecipeCache::default()),
             admission: Admission::following_knob(),
+            sessions: Arc::new(SessionCache::default()),
         }
     }
 
@@ -86,6 +91,11 @@ impl AppState {
     /// The recipe cache.
     pub fn cache(&self) -> &RecipeCache {
         &self.cache
+    }
+
+    /// Sessions validated lately.
+    pub fn sessions(&self) -> &SessionCache {
+        &self.sessions
     }
 
     /// The service's pressure signals, for `finch::Config::signal`.

@@ -14,9 +14,12 @@ use axum::http::Uri;
 use crate::AppState;
 use crate::error::AppError;
 
-/// Every route of the service, waiting for its state.
+/// Every route of the service, waiting for its state. All but sign-up
+/// (`POST /users`), sign-in (`POST /sessions`) and `GET /health` take a
+/// [`Caller`](crate::auth::Caller): anonymous requests get `401`.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .merge(crate::auth::router())
         .merge(lookups::router())
         .merge(users::router())
         .merge(houses::router())
