@@ -447,6 +447,13 @@ fn line(w: &WindowRecord, new: &[&DecisionRecord]) -> String {
 
 /// Runs the demo and writes its report.
 pub async fn run(options: DemoOptions) -> Result<Summary, DemoError> {
+    // The operator token: MEAL_PLANNER_ADMIN_TOKEN (refused when too weak) or,
+    // without it, one nobody knows.
+    let token = if std::env::var_os(admin::TOKEN_VAR).is_some() {
+        admin::token_from_env()?
+    } else {
+        admin::random_token()
+    };
     let scenario = options.scenario.clone();
     let settings = DbSettings::from_env(&options.database)?;
     let upstream = upstream(&settings).await?;
@@ -517,13 +524,11 @@ pub async fn run(options: DemoOptions) -> Result<Summary, DemoError> {
     let addr = listener
         .local_addr()
         .map_err(|e| DemoError::Io(e.to_string()))?;
-    // finch's operator routes on their own loopback listener, with the token
-    // of MEAL_PLANNER_ADMIN_TOKEN or, without it, one nobody knows.
+    // finch's operator routes on their own loopback listener.
     let admin_listener = admin::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let admin_addr = admin_listener
         .local_addr()
         .map_err(|e| DemoError::Io(e.to_string()))?;
-    let token = admin::token_from_env().unwrap_or_else(|_| admin::random_token());
     let operator = admin::routes(&finch, exporter, &token, admin_addr)?;
     let (stop, _) = tokio::sync::watch::channel(false);
     let mut stopped = stop.subscribe();

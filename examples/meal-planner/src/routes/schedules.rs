@@ -144,11 +144,15 @@ async fn set_slot(
     let day = day_id(&body.day)?;
     let meal = meal_id(&body.meal)?;
     let db = state.db().await?;
-    caller.member_of(&*db, house).await?;
+    // The membership check rides on the update (this route is hot); a miss
+    // is told apart afterwards.
     let n = db
         .execute(
-            "UPDATE schedule SET recipe_id = $4 WHERE house_id = $1 AND weekday = $2 AND meal_type = $3",
-            &[&house, &day, &meal, &body.recipe],
+            "UPDATE schedule SET recipe_id = $4
+             WHERE house_id = $1 AND weekday = $2 AND meal_type = $3
+               AND EXISTS (SELECT 1 FROM member_of
+                           WHERE house_id = $1 AND user_id = $5 AND ownership IN (1, 2))",
+            &[&house, &day, &meal, &body.recipe, &caller.user],
         )
         .await
         .map_err(|e| match (AppError::from_db(e), body.recipe) {
@@ -156,6 +160,7 @@ async fn set_slot(
             (other, _) => other,
         })?;
     if n == 0 {
+        caller.member_of(&*db, house).await?;
         return Err(AppError::NotFound(format!(
             "house {house} has no schedule; create it with POST /schedules/{house}"
         )));
