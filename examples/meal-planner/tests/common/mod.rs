@@ -45,16 +45,19 @@ impl TestApp {
             nanos % 1_000_000
         );
         let settings = DbSettings::from_env(&name).unwrap();
+        // Armed before connecting: a database created but not migrated is
+        // dropped too.
+        let database = DropDatabase(name);
         let pool = db::connect(&settings, 4, &SessionSettings::new())
             .await
-            .unwrap_or_else(|e| panic!("PostgreSQL must be reachable (set DATABASE_URL): {e}"));
+            .unwrap_or_else(|e| panic!("PostgreSQL must be reachable (set DATABASE_URL): {e:?}"));
         let state = AppState::new(pool);
         TestApp {
             router: app(state.clone()),
             state,
             tokens: Mutex::new(HashMap::new()),
             acting: Mutex::new(None),
-            _database: DropDatabase(name),
+            _database: database,
         }
     }
 
