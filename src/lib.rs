@@ -70,7 +70,7 @@ pub use finch_core::slo::{SloLayer, SloService};
 /// Serving finch's metrics, status and operator pins (feature `prometheus`).
 #[cfg(feature = "prometheus")]
 pub mod export {
-    pub use finch_core::export::{PrometheusExporter, router};
+    pub use finch_core::export::{OperatorAccess, PrometheusExporter, router};
 }
 
 /// The proving ground (feature `lab`): experiments that run a service under

@@ -918,13 +918,16 @@ impl Engine {
             };
             self.log_decision(&old);
         }
+        // A failed change leaves the knob as it was: its value (the executor
+        // restores it) and whether an earlier pin holds it.
+        let was_pinned = knob.erased().is_pinned();
         knob.erased().set_pinned(value.is_some());
         d.outcome = match self.executor.apply(&self.planner.space, &after).await {
             Ok(_) => DecisionOutcome::Kept {
                 note: "applied".into(),
             },
             Err(e) => {
-                knob.erased().set_pinned(false);
+                knob.erased().set_pinned(was_pinned);
                 DecisionOutcome::ApplyFailed { reason: e }
             }
         };

@@ -148,6 +148,9 @@ pub enum Error {
         /// What the panic said.
         message: String,
     },
+    /// An operation panicked inside finch (a bug: please report it with the log).
+    #[error("finch failed internally ({0}); this is a bug, please report it with the log")]
+    Internal(String),
 }
 
 /// A knowledge store could not read or write.

@@ -206,11 +206,29 @@ impl Shared {
             .running
     }
 
-    async fn operator(&self, knob: &str, value: Option<&str>) -> Result<Decision, Error> {
+    /// Pins (`Some`) or unpins (`None`) a knob on a task of its own: a caller
+    /// that stops waiting (a client that disconnects mid-pin) cannot cut the
+    /// change short between publishing the value and logging its decision.
+    async fn operator(
+        self: &Arc<Self>,
+        knob: &str,
+        value: Option<&str>,
+    ) -> Result<Decision, Error> {
         if !self.running() {
             return Err(Error::Stopped);
         }
-        self.engine.lock().await.operator(knob, value).await
+        let shared = Arc::clone(self);
+        let (knob, value) = (knob.to_string(), value.map(str::to_string));
+        tokio::spawn(async move {
+            shared
+                .engine
+                .lock()
+                .await
+                .operator(&knob, value.as_deref())
+                .await
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("the operator change panicked: {e}")))?
     }
 }
 
@@ -268,7 +286,31 @@ impl Handle {
 
     /// Pins a managed knob to a value (parsed as [`KnobRef::set_from_str`] does);
     /// the loop leaves it alone until [`unpin`](Self::unpin). Runs the knob's
-    /// applier and logs an operator decision.
+    /// applier and logs an operator decision. When the applier fails, the
+    /// decision's outcome is `ApplyFailed` and the knob keeps its value and any
+    /// earlier pin. The change runs to its end even if this future is dropped.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), finch_core::Error> {
+    /// use finch_core::execute::DecisionOutcome;
+    /// use finch_core::{Config, KnobBuilder};
+    ///
+    /// let threads = KnobBuilder::new("doc.pin.threads", 4u32).bounds(1, 16).register()?;
+    /// let finch = finch_core::start(
+    ///     Config::default()
+    ///         .knobs(["doc.pin.threads"])
+    ///         .slos(Vec::<String>::new())
+    ///         .manual(),
+    /// )?;
+    /// let decision = finch.pin("doc.pin.threads", "8").await?;
+    /// assert!(matches!(decision.outcome, DecisionOutcome::Kept { .. }));
+    /// assert_eq!(threads.get(), 8);
+    /// finch.unpin("doc.pin.threads").await?;
+    /// finch.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn pin(&self, knob: &str, value: &str) -> Result<Decision, Error> {
         self.shared.operator(knob, Some(value)).await
     }

@@ -14,6 +14,12 @@ pub enum AppError {
     /// The input is malformed or out of range.
     #[error("{0}")]
     BadRequest(String),
+    /// No valid session: the message says how to sign in.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Signed in, but the data belongs to someone else (another household).
+    #[error("{0}")]
+    Forbidden(String),
     /// The addressed thing does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -44,6 +50,8 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
@@ -98,19 +106,21 @@ struct ErrorBody {
     error: String,
 }
 
+/// A server fault's body says nothing of its cause (no table, column or
+/// driver text); the cause goes to the log.
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
+        let error = if status == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::warn!(error = %self, "request refused");
+            "the service is busy; retry later".to_string()
+        } else if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
-        }
-        (
-            status,
-            Json(ErrorBody {
-                error: self.to_string(),
-            }),
-        )
-            .into_response()
+            "internal error; it was logged, retry later".to_string()
+        } else {
+            self.to_string()
+        };
+        (status, Json(ErrorBody { error })).into_response()
     }
 }
 

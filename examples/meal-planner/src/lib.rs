@@ -13,6 +13,8 @@
 //! runs the whole adaptation demo; [`lab`] makes it a subject of finch's
 //! proving ground, on which [`evaluate`] and [`overhead`] run.
 
+pub mod admin;
+pub mod auth;
 pub mod cache;
 mod chart;
 pub mod db;
@@ -35,16 +37,19 @@ use finch::monitor::{Held, Occupancy};
 
 pub use error::AppError;
 
+use crate::auth::SessionCache;
 use crate::cache::RecipeCache;
 use crate::tuning::{Admission, Admitted};
 
-/// What every handler shares: the pool, the recipe cache and admission control.
+/// What every handler shares: the pool, the recipe cache, admission control
+/// and the validated sessions.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pool: Pool,
     cache: Arc<RecipeCache>,
     admission: Admission,
     connections: Connections,
+    sessions: Arc<SessionCache>,
 }
 
 /// The pool's connections held and awaited, integrated over time.
@@ -84,6 +89,7 @@ impl AppState {
             cache: Arc::new(RecipeCache::default()),
             admission: Admission::following_knob(),
             connections: Connections::default(),
+            sessions: Arc::new(SessionCache::default()),
         }
     }
 
@@ -95,6 +101,11 @@ impl AppState {
     /// The recipe cache.
     pub fn cache(&self) -> &RecipeCache {
         &self.cache
+    }
+
+    /// Sessions validated lately.
+    pub fn sessions(&self) -> &SessionCache {
+        &self.sessions
     }
 
     /// The service's pressure signals, for `finch::Config::signal`.
@@ -126,7 +137,8 @@ impl AppState {
 }
 
 /// The service's router: every route of the domain, and a JSON `404` for the rest.
-/// Merge `finch::export::router` into it to serve `/metrics` and `/finch/status`.
+/// finch's operator routes are not part of it: [`admin`] serves them on a
+/// listener of their own.
 pub fn app(state: AppState) -> Router {
     routes::router().with_state(state)
 }

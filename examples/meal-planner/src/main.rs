@@ -1,14 +1,15 @@
 //! The meal-planner service, its load generator and the adaptation demo.
 //!
 //! ```text
-//! meal-planner serve [--addr 127.0.0.1:3000] [--database meal_planner] [--static | --without-finch]
-//!                    [--set KNOB=VALUE]... [--knowledge DIR]
+//! meal-planner serve [--addr 127.0.0.1:3000] [--admin-addr 127.0.0.1:3001] [--database meal_planner]
+//!                    [--static | --without-finch] [--set KNOB=VALUE]... [--knowledge DIR]
 //! meal-planner load  --target http://127.0.0.1:3000 [--scenario FILE | --short]
 //! meal-planner demo  [--static] [--short] [--scenario FILE] [--out DIR] [--set KNOB=VALUE]... [--knowledge DIR] [--quiet]
 //! meal-planner evaluate [--short] [--scenario FILE] [--seeds N] [--out DIR]
 //! meal-planner overhead [--short] [--reps PAIRS] [--secs S] [--warmup S] [--rate R] [--out DIR]
 //! ```
-//! `DATABASE_URL` selects the PostgreSQL server (default: the local one).
+//! `DATABASE_URL` selects the PostgreSQL server (default: the local one);
+//! `serve` with finch needs `MEAL_PLANNER_ADMIN_TOKEN` for its operator routes.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,9 +18,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use finch::export::{PrometheusExporter, router};
+use finch::export::PrometheusExporter;
 use finch::knowledge::FileStore;
 use finch::postgres::{PgSignals, SessionSettings};
+use meal_planner::admin;
 use meal_planner::db::{self, DbSettings};
 use meal_planner::demo::{self, DemoOptions};
 use meal_planner::evaluate;
@@ -40,11 +42,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the API, /metrics and /finch/status.
+    /// Serve the API; with finch, /metrics, /finch/status and pins on the admin
+    /// listener (token in MEAL_PLANNER_ADMIN_TOKEN).
     Serve {
         /// Where to listen (loopback by default).
         #[arg(long, default_value = "127.0.0.1:3000")]
         addr: SocketAddr,
+        /// Where finch's operator routes listen (loopback only).
+        #[arg(long, default_value = "127.0.0.1:3001")]
+        admin_addr: SocketAddr,
         /// The service's database (created when missing).
         #[arg(long, default_value = db::DEFAULT_DATABASE)]
         database: String,
@@ -154,6 +160,7 @@ fn scenario(file: Option<PathBuf>, short: bool) -> Result<Scenario, BoxError> {
 
 /// How `serve` runs finch.
 struct Loop {
+    admin_addr: SocketAddr,
     frozen: bool,
     without_finch: bool,
     set: Vec<(String, String)>,
@@ -162,17 +169,24 @@ struct Loop {
 
 async fn serve(addr: SocketAddr, database: String, finch_loop: Loop) -> Result<(), BoxError> {
     let Loop {
+        admin_addr,
         frozen,
         without_finch,
         set,
         knowledge,
     } = finch_loop;
+    // A misconfigured operator listener is refused before anything else starts.
+    let operator = if without_finch {
+        None
+    } else {
+        Some((admin::token_from_env()?, admin::bind(admin_addr).await?))
+    };
     let settings = DbSettings::from_env(&database)?;
     let sessions = SessionSettings::new();
     let pool = db::connect(&settings, DEFAULT_POOL_SIZE as usize, &sessions).await?;
-    if without_finch {
-        return listen(addr, app(AppState::new(pool))).await;
-    }
+    let Some((token, admin_listener)) = operator else {
+        return listen(addr, app(AppState::new(pool)), None).await;
+    };
     let database_knobs = tuning::database_knobs(&pool, &sessions).await?;
     demo::start_from(&set, &database_knobs, &pool).await?;
     let exporter = PrometheusExporter::install()?;
@@ -193,22 +207,46 @@ async fn serve(addr: SocketAddr, database: String, finch_loop: Loop) -> Result<(
         }
     }
     let finch = finch::start(config)?;
-    let service = app(state).merge(router(&finch, exporter));
-    listen(addr, service).await?;
+    let operator = admin::routes(&finch, exporter, &token, admin_listener.local_addr()?)?;
+    listen(addr, app(state), Some((admin_listener, operator))).await?;
     finch.shutdown().await;
     database_knobs.shutdown().await?;
     Ok(())
 }
 
-/// Serves until Ctrl-C (SIGINT).
-async fn listen(addr: SocketAddr, service: axum::Router) -> Result<(), BoxError> {
+/// Serves the API, and the operator routes on their own listener, until
+/// Ctrl-C (SIGINT).
+async fn listen(
+    addr: SocketAddr,
+    service: axum::Router,
+    operator: Option<(tokio::net::TcpListener, axum::Router)>,
+) -> Result<(), BoxError> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
+    let (stop, _) = tokio::sync::watch::channel(false);
+    let admin = match operator {
+        Some((admin_listener, routes)) => {
+            println!("{}{}", admin::ANNOUNCE, admin_listener.local_addr()?);
+            let mut stopped = stop.subscribe();
+            Some(tokio::spawn(async move {
+                axum::serve(admin_listener, routes)
+                    .with_graceful_shutdown(async move {
+                        stopped.wait_for(|s| *s).await.ok();
+                    })
+                    .await
+            }))
+        }
+        None => None,
+    };
     println!("meal-planner on http://{}", listener.local_addr()?);
     axum::serve(listener, service)
         .with_graceful_shutdown(async {
             tokio::signal::ctrl_c().await.ok();
         })
         .await?;
+    stop.send_replace(true);
+    if let Some(admin) = admin {
+        admin.await??;
+    }
     Ok(())
 }
 
@@ -272,6 +310,7 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
     match cli.command {
         Command::Serve {
             addr,
+            admin_addr,
             database,
             frozen,
             without_finch,
@@ -279,6 +318,7 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             knowledge,
         } => {
             let finch_loop = Loop {
+                admin_addr,
                 frozen,
                 without_finch,
                 set,

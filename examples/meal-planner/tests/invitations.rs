@@ -1,4 +1,5 @@
-//! `/invitations`: create, list by user and house, respond, delete, bad input.
+//! `/invitations`: the owner invites, a user asks to join; listed by user and
+//! house; the invited user or the owner answers; delete; bad input.
 
 mod common;
 
@@ -14,6 +15,7 @@ async fn invitations_and_join_requests_are_listed_and_answered() {
     let other = app.sign_up(3).await;
     let house = app.house(owner).await;
 
+    // The owner invites; the other user asks, for themself.
     let (status, invite) = app
         .call(
             Method::POST,
@@ -22,6 +24,7 @@ async fn invitations_and_join_requests_are_listed_and_answered() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{invite}");
+    app.act_as(Some(other));
     let (status, request) = app
         .call(
             Method::POST,
@@ -31,12 +34,16 @@ async fn invitations_and_join_requests_are_listed_and_answered() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{request}");
 
+    app.act_as(Some(guest));
     let (_, mine) = app.get(&format!("/users/{guest}/invitations")).await;
     assert_eq!(mine, json!([invite]));
+    app.act_as(Some(owner));
     let (_, theirs) = app.get(&format!("/houses/{house}/invitations")).await;
     assert_eq!(theirs.as_array().unwrap().len(), 2);
     assert_eq!(theirs[1]["kind"], "join_request");
 
+    // The invited user accepts the invitation.
+    app.act_as(Some(guest));
     let (status, _) = app
         .call(
             Method::POST,
@@ -50,6 +57,8 @@ async fn invitations_and_join_requests_are_listed_and_answered() {
     assert_eq!(residents.len(), 2);
     assert_eq!(residents[1]["ownership"], "resident");
 
+    // The owner declines the request.
+    app.act_as(Some(owner));
     let (status, _) = app
         .call(
             Method::POST,
@@ -109,16 +118,22 @@ async fn bad_invitations_get_client_errors() {
         body["error"].as_str().unwrap().contains("already a member"),
         "{body}"
     );
-    for (h, u) in [(house, 9999), (9999, guest)] {
-        let (status, _) = app
-            .call(
-                Method::POST,
-                "/invitations",
-                Some(json!({"house": h, "user": u, "kind": "invitation"})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
-    }
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/invitations",
+            Some(json!({"house": house, "user": 9999, "kind": "invitation"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/invitations",
+            Some(json!({"house": 9999, "user": guest, "kind": "invitation"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "not the owner of house 9999");
     let (status, _) = app
         .call(
             Method::POST,
@@ -138,8 +153,8 @@ async fn bad_invitations_get_client_errors() {
     let (status, _) = app.call(Method::DELETE, "/invitations/4242", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = app.get("/users/4242/invitations").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = app.get("/houses/4242/invitations").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(app.count("join_pending").await, 1);
 }

@@ -8,6 +8,7 @@ use common::TestApp;
 #[tokio::test]
 async fn lookups_list_the_fixed_vocabularies() {
     let app = TestApp::new().await;
+    app.sign_up(1).await;
     for (path, count, first, last) in [
         ("/units", 10, "kg", "grams"),
         ("/meals", 4, "Breakfast", "Dinner"),

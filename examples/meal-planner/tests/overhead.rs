@@ -84,45 +84,59 @@ async fn both_arms_are_measured_and_the_report_is_written() {
 }
 
 /// `serve --without-finch` serves the API without finch's routes; `serve
-/// --static` serves them, with every knob frozen.
+/// --static` serves them on the loopback operator listener, behind the token,
+/// with every knob frozen, and never on the public one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_arms_are_what_they_claim() {
     let database = format!("mp_test_overhead_arms_{}", std::process::id());
     let _drop = DropDatabase(database.clone());
+    let token = meal_planner::admin::random_token();
     for (flag, finch_routes) in [("--without-finch", false), ("--static", true)] {
         let mut child = tokio::process::Command::new(EXE)
             .args([
                 "serve",
                 "--addr",
                 "127.0.0.1:0",
+                "--admin-addr",
+                "127.0.0.1:0",
                 "--database",
                 &database,
                 flag,
             ])
+            .env(meal_planner::admin::TOKEN_VAR, &token)
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let line = tokio::time::timeout(
-            Duration::from_secs(60),
-            BufReader::new(stdout).lines().next_line(),
-        )
-        .await
-        .expect("serve listens within a minute")
-        .unwrap()
-        .unwrap_or_else(|| panic!("serve {flag} exited (PostgreSQL must be reachable)"));
-        let url = line.strip_prefix("meal-planner on ").unwrap();
-        let client = Client::new(Target::parse(url).unwrap());
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut admin = None;
+        let url = loop {
+            let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+                .await
+                .expect("serve listens within a minute")
+                .unwrap()
+                .unwrap_or_else(|| panic!("serve {flag} exited (PostgreSQL must be reachable)"));
+            if let Some(a) = line.strip_prefix("meal-planner admin on ") {
+                admin = Some(Client::new(Target::parse(a).unwrap()));
+            } else if let Some(url) = line.strip_prefix("meal-planner on ") {
+                break url.to_string();
+            }
+        };
+        let client = Client::new(Target::parse(&url).unwrap());
 
-        let api = client.send(Method::GET, "/recipes?name=a", None).await;
-        assert_eq!(api.unwrap().status, StatusCode::OK, "{flag}");
-        if finch_routes {
+        let health = client.send(Method::GET, "/health", None).await;
+        assert_eq!(health.unwrap().status, StatusCode::OK, "{flag}");
+        let public = client.send(Method::GET, "/finch/status", None).await;
+        assert_eq!(public.unwrap().status, StatusCode::NOT_FOUND, "{flag}");
+        assert_eq!(admin.is_some(), finch_routes, "{flag}");
+        if let Some(admin) = admin {
+            let anonymous = admin.send(Method::GET, "/finch/status", None).await;
+            assert_eq!(anonymous.unwrap().status, StatusCode::UNAUTHORIZED);
             // The status lists the knobs from the loop's first iteration on.
             let mut knobs = Vec::new();
             for _ in 0..100 {
-                let status = client
-                    .send(Method::GET, "/finch/status", None)
+                let status = admin
+                    .send_as(Some(&token), Method::GET, "/finch/status", None)
                     .await
                     .unwrap();
                 assert_eq!(status.status, StatusCode::OK, "{flag}");
@@ -138,12 +152,6 @@ async fn the_arms_are_what_they_claim() {
                 knobs.iter().all(|k| k["frozen"] == true),
                 "every knob is frozen: {knobs:?}"
             );
-        } else {
-            let status = client
-                .send(Method::GET, "/finch/status", None)
-                .await
-                .unwrap();
-            assert_eq!(status.status, StatusCode::NOT_FOUND, "{flag}");
         }
         drop(client);
 
@@ -157,5 +165,33 @@ async fn the_arms_are_what_they_claim() {
             .expect("serve exits on SIGINT")
             .unwrap();
         assert!(exit.success(), "serve {flag} exited with {exit}");
+    }
+}
+
+/// `serve` refuses, naming the fix, to start finch without an operator token
+/// or with the operator routes on a public address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_refuses_a_missing_token_and_a_public_admin_address() {
+    let token = meal_planner::admin::random_token();
+    for (admin_addr, token, says) in [
+        ("127.0.0.1:0", None, "MEAL_PLANNER_ADMIN_TOKEN is not set"),
+        ("127.0.0.1:0", Some("short"), "at least 32"),
+        ("0.0.0.0:0", Some(token.as_str()), "not a loopback address"),
+    ] {
+        let mut command = tokio::process::Command::new(EXE);
+        command
+            .args(["serve", "--addr", "127.0.0.1:0", "--admin-addr", admin_addr])
+            .env_remove(meal_planner::admin::TOKEN_VAR)
+            .kill_on_drop(true);
+        if let Some(t) = token {
+            command.env(meal_planner::admin::TOKEN_VAR, t);
+        }
+        let out = tokio::time::timeout(Duration::from_secs(60), command.output())
+            .await
+            .expect("serve exits within a minute")
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{admin_addr} {token:?} started");
+        assert!(stderr.contains(says), "`{says}` missing from: {stderr}");
     }
 }

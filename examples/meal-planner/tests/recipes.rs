@@ -14,13 +14,7 @@ async fn a_recipe_is_created_whole_read_through_the_cache_and_searched() {
     let house = app.house(author).await;
     let mut body = recipe_body("Red Lentil Soup");
     body["house"] = json!(house);
-    let (status, recipe) = app
-        .call(
-            Method::POST,
-            &format!("/recipes?author={author}"),
-            Some(body),
-        )
-        .await;
+    let (status, recipe) = app.call(Method::POST, "/recipes", Some(body)).await;
     assert_eq!(status, StatusCode::CREATED, "{recipe}");
     let id = recipe["id"].as_i64().unwrap();
     assert_eq!(recipe["types"], json!(["Lunch", "Dinner"]));
@@ -117,24 +111,10 @@ async fn bad_recipes_are_refused_and_nothing_is_half_written() {
     let app = TestApp::new().await;
     let author = app.sign_up(1).await;
 
-    let (status, body) = app
-        .call(
-            Method::POST,
-            "/recipes?author=99999",
-            Some(recipe_body("x")),
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     let mut with_house = recipe_body("x");
     with_house["house"] = json!(99999);
-    let (status, body) = app
-        .call(
-            Method::POST,
-            &format!("/recipes?author={author}"),
-            Some(with_house),
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = app.call(Method::POST, "/recipes", Some(with_house)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(body["error"].as_str().unwrap().contains("house 99999"));
 
     let cases = [
@@ -150,26 +130,20 @@ async fn bad_recipes_are_refused_and_nothing_is_half_written() {
     for (pointer, value, needle) in cases {
         let mut body = recipe_body("bad");
         *body.pointer_mut(pointer).unwrap() = value;
-        let (status, reply) = app
-            .call(
-                Method::POST,
-                &format!("/recipes?author={author}"),
-                Some(body),
-            )
-            .await;
+        let (status, reply) = app.call(Method::POST, "/recipes", Some(body)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{pointer}: {reply}");
         assert!(
             reply["error"].as_str().unwrap().contains(needle),
             "{pointer}: {reply}"
         );
     }
+    app.act_as(None);
     let (status, _) = app
         .call(Method::POST, "/recipes", Some(recipe_body("x")))
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "the author is required");
-    let (status, _) = app
-        .raw(Method::POST, &format!("/recipes?author={author}"), "[1,")
-        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the author is the caller");
+    app.act_as(Some(author));
+    let (status, _) = app.raw(Method::POST, "/recipes", "[1,").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     for table in [
         "recipe",
@@ -202,9 +176,9 @@ async fn bad_recipes_are_refused_and_nothing_is_half_written() {
     let (status, _) = app.get("/recipes?limit=1000").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, _) = app.get("/houses/5555/recipes").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = app.get("/users/5555/recipes").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let house = app.house(author).await;
     let (status, _) = app
         .call(

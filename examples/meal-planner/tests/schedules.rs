@@ -83,7 +83,7 @@ async fn bad_schedule_requests_get_client_errors() {
     assert_eq!(status, StatusCode::NOT_FOUND, "no schedule yet");
     assert!(body["error"].as_str().unwrap().contains("POST /schedules"));
     let (status, _) = app.call(Method::POST, "/schedules/987654", None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(app.count("schedule").await, 0);
 
     app.call(Method::POST, &path, None).await;
@@ -111,7 +111,7 @@ async fn bad_schedule_requests_get_client_errors() {
         .await;
     assert!(status.is_client_error());
     let (status, _) = app.get("/schedules/987654/shopping-list").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = app.call(Method::DELETE, "/schedules/987654", None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }

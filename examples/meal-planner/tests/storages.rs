@@ -100,7 +100,7 @@ async fn bad_pantry_input_is_refused_and_nothing_is_half_written() {
     let (status, _) = app
         .call(Method::PUT, "/storages/424242", Some(items(3, 1.0)))
         .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(app.count("item_in_storage").await, 0);
     assert_eq!(
         app.count("ingredient").await,
@@ -109,9 +109,9 @@ async fn bad_pantry_input_is_refused_and_nothing_is_half_written() {
     );
 
     let (status, _) = app.get("/storages/424242").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = app.call(Method::DELETE, "/storages/424242", None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = app
         .call(
             Method::DELETE,

@@ -6,7 +6,7 @@
 mod prometheus;
 
 #[cfg(feature = "prometheus")]
-pub use prometheus::{PrometheusExporter, router};
+pub use prometheus::{OperatorAccess, PrometheusExporter, router};
 
 use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 

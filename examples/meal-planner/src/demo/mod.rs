@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use deadpool_postgres::{Pool, Timeouts};
 use finch::decision::DecisionKind;
-use finch::export::{PrometheusExporter, router};
+use finch::export::PrometheusExporter;
 use finch::knowledge::FileStore;
 use finch::postgres::{PgSignals, SessionSettings};
 use finch::{Config, Objective, Status};
@@ -25,6 +25,7 @@ use serde::Serialize;
 use tokio_postgres::SimpleQueryMessage;
 
 use self::report::{DecisionRecord, ObjectiveRecord, PgRecord, WindowRecord};
+use crate::admin;
 use crate::db::{self, DbSettings};
 use crate::error::AppError;
 use crate::loadgen::client::{Client, Target};
@@ -57,6 +58,9 @@ pub enum DemoError {
     /// A socket.
     #[error("io: {0}")]
     Io(String),
+    /// finch's operator listener.
+    #[error(transparent)]
+    Admin(#[from] crate::admin::AdminError),
 }
 
 /// How to run the demo.
@@ -443,6 +447,13 @@ fn line(w: &WindowRecord, new: &[&DecisionRecord]) -> String {
 
 /// Runs the demo and writes its report.
 pub async fn run(options: DemoOptions) -> Result<Summary, DemoError> {
+    // The operator token: MEAL_PLANNER_ADMIN_TOKEN (refused when too weak) or,
+    // without it, one nobody knows.
+    let token = if std::env::var_os(admin::TOKEN_VAR).is_some() {
+        admin::token_from_env()?
+    } else {
+        admin::random_token()
+    };
     let scenario = options.scenario.clone();
     let settings = DbSettings::from_env(&options.database)?;
     let upstream = upstream(&settings).await?;
@@ -510,18 +521,33 @@ pub async fn run(options: DemoOptions) -> Result<Summary, DemoError> {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     let finch = finch::start(config)?;
 
-    let service = app(state.clone()).merge(router(&finch, exporter));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| DemoError::Io(format!("cannot bind: {e}")))?;
     let addr = listener
         .local_addr()
         .map_err(|e| DemoError::Io(e.to_string()))?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    // finch's operator routes on their own loopback listener.
+    let admin_listener = admin::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let admin_addr = admin_listener
+        .local_addr()
+        .map_err(|e| DemoError::Io(e.to_string()))?;
+    let operator = admin::routes(&finch, exporter, &token, admin_addr)?;
+    let (stop, _) = tokio::sync::watch::channel(false);
+    let mut stopped = stop.subscribe();
+    let service = app(state.clone());
     let server = tokio::spawn(async move {
         axum::serve(listener, service)
-            .with_graceful_shutdown(async {
-                stopped.await.ok();
+            .with_graceful_shutdown(async move {
+                stopped.wait_for(|s| *s).await.ok();
+            })
+            .await
+    });
+    let mut stopped = stop.subscribe();
+    let admin_server = tokio::spawn(async move {
+        axum::serve(admin_listener, operator)
+            .with_graceful_shutdown(async move {
+                stopped.wait_for(|s| *s).await.ok();
             })
             .await
     });
@@ -529,8 +555,9 @@ pub async fn run(options: DemoOptions) -> Result<Summary, DemoError> {
     let mode = if options.adaptive { "finch" } else { "static" };
     println!(
         "meal-planner on http://{addr} ({mode}); PostgreSQL through the latency proxy at {}; \
-         metrics at /metrics, finch at /finch/status",
-        proxy.addr()
+         metrics, finch's status and pins at http://{admin_addr} (token in {})",
+        proxy.addr(),
+        admin::TOKEN_VAR
     );
     let client = Client::new(Target::new(addr)?);
     let run_id = std::time::SystemTime::now()
@@ -634,11 +661,13 @@ pub async fn run(options: DemoOptions) -> Result<Summary, DemoError> {
     }
     let totals = load.finish().await?;
     let status = finch.status();
-    stop.send(()).ok();
-    match server.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(DemoError::Io(format!("the server failed: {e}"))),
-        Err(e) => return Err(DemoError::Io(format!("the server task failed: {e}"))),
+    stop.send_replace(true);
+    for server in [server, admin_server] {
+        match server.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(DemoError::Io(format!("the server failed: {e}"))),
+            Err(e) => return Err(DemoError::Io(format!("the server task failed: {e}"))),
+        }
     }
     finch.shutdown().await;
     let work_mem_at_end = match sample_pg(&pool, Duration::from_secs(2)).await {

@@ -297,7 +297,7 @@ impl MealPlanner {
     /// configuration when it runs without finch.
     async fn read_back(&mut self) -> Result<WindowOutcome, BoxError> {
         let running = self.running.as_mut().ok_or("window before set_up")?;
-        let Some(status) = running.server.status(&running.client).await? else {
+        let Some(status) = running.server.status().await? else {
             return Ok(WindowOutcome {
                 config: running.requested.clone(),
                 decision: None,
@@ -592,7 +592,7 @@ impl Subject for MealPlanner {
         let finch_cpu_secs = match run.kind {
             ArmKind::Finch { .. } if !self.without_finch => running
                 .server
-                .status(&running.client)
+                .status()
                 .await?
                 .and_then(|s| s["cpu_secs"].as_f64()),
             _ => None,

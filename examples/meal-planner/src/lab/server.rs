@@ -1,18 +1,19 @@
 //! The service in a child process (`meal-planner serve`), as the lab's
-//! subject starts it: its address, its finch status route, its CPU time, a
-//! clean stop.
+//! subject starts it: its address, its finch status route (on the operator
+//! listener, with a token made for the child), its CPU time, a clean stop.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use axum::http::{Method, StatusCode};
+use axum::http::Method;
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdout, Command};
 
-use crate::loadgen::client::Client;
+use crate::admin;
+use crate::loadgen::client::{Client, Target};
 
 /// What `serve` prints once it listens; the address follows.
 const ANNOUNCE: &str = "meal-planner on http://";
@@ -35,20 +36,31 @@ pub struct Server {
     child: Child,
     pid: u32,
     addr: SocketAddr,
+    /// The operator routes' client and token, when finch runs.
+    admin: Option<(Client, String)>,
 }
 
 impl Server {
-    /// Runs `exe serve --addr 127.0.0.1:0 ARGS` with `env` added to this
-    /// process's environment, and waits until it says where it listens.
+    /// Runs `exe serve --addr 127.0.0.1:0 --admin-addr 127.0.0.1:0 ARGS` with
+    /// `env` and a fresh operator token added to this process's environment,
+    /// and waits until it says where it listens.
     pub async fn start(
         exe: &Path,
         args: &[String],
         env: &[(String, String)],
     ) -> Result<Self, ServerError> {
+        let token = admin::random_token();
         let mut child = Command::new(exe)
-            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--admin-addr",
+                "127.0.0.1:0",
+            ])
             .args(args)
             .envs(env.iter().map(|(k, v)| (k, v)))
+            .env(admin::TOKEN_VAR, &token)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -62,8 +74,9 @@ impl Server {
             .stdout
             .take()
             .ok_or_else(|| ServerError("the server's output is not piped".to_string()))?;
-        let addr = match tokio::time::timeout(START_TIMEOUT, announced(stdout)).await {
-            Ok(Ok(addr)) => addr,
+        let (addr, admin_addr) = match tokio::time::timeout(START_TIMEOUT, announced(stdout)).await
+        {
+            Ok(Ok(addrs)) => addrs,
             Ok(Err(e)) => {
                 let status = child.wait().await.map_or_else(
                     |e| format!("cannot wait for it: {e}"),
@@ -77,7 +90,19 @@ impl Server {
                 )));
             }
         };
-        Ok(Server { child, pid, addr })
+        let admin = match admin_addr {
+            Some(a) => {
+                let target = Target::new(a).map_err(|e| ServerError(e.to_string()))?;
+                Some((Client::new(target), token))
+            }
+            None => None,
+        };
+        Ok(Server {
+            child,
+            pid,
+            addr,
+            admin,
+        })
     }
 
     /// Where it listens.
@@ -107,20 +132,21 @@ impl Server {
         }
     }
 
-    /// finch's status (`GET /finch/status`) as JSON; `None` when the server
-    /// runs without finch (the route answers 404).
-    pub async fn status(&self, client: &Client) -> Result<Option<serde_json::Value>, ServerError> {
+    /// finch's status (`GET /finch/status` on the operator listener) as JSON;
+    /// `None` when the server runs without finch.
+    pub async fn status(&self) -> Result<Option<serde_json::Value>, ServerError> {
+        let Some((client, token)) = &self.admin else {
+            return Ok(None);
+        };
         let reply = client
-            .send(Method::GET, "/finch/status", None)
+            .send_as(Some(token), Method::GET, "/finch/status", None)
             .await
             .map_err(|e| ServerError(format!("GET /finch/status: {e}")))?;
-        if reply.status == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
         if !reply.status.is_success() {
             return Err(ServerError(format!(
-                "GET /finch/status answered {}",
-                reply.status
+                "GET /finch/status answered {}: {}",
+                reply.status,
+                String::from_utf8_lossy(&reply.body)
             )));
         }
         serde_json::from_slice(&reply.body)
@@ -158,25 +184,32 @@ impl Server {
     }
 }
 
-/// Reads the child's output until `serve` announces its address; the rest of
-/// the output is read (and dropped) in the background so the child never
-/// blocks on a full pipe.
-async fn announced(stdout: ChildStdout) -> Result<SocketAddr, ServerError> {
+/// Reads the child's output until `serve` announces its address (and, before
+/// it, the operator routes' address when finch runs); the rest of the output
+/// is read (and dropped) in the background so the child never blocks on a
+/// full pipe.
+async fn announced(stdout: ChildStdout) -> Result<(SocketAddr, Option<SocketAddr>), ServerError> {
+    let parse = |rest: &str| -> Result<SocketAddr, ServerError> {
+        rest.parse().map_err(|e| {
+            ServerError(format!(
+                "the server announced {rest:?}, not an address: {e}"
+            ))
+        })
+    };
     let mut lines = BufReader::new(stdout).lines();
+    let mut admin_addr = None;
     loop {
         let line = lines
             .next_line()
             .await
             .map_err(|e| ServerError(format!("cannot read the server's output: {e}")))?
             .ok_or_else(|| ServerError("the server ended before it listened".to_string()))?;
-        if let Some(rest) = line.trim().strip_prefix(ANNOUNCE) {
-            let addr = rest.parse().map_err(|e| {
-                ServerError(format!(
-                    "the server announced {rest:?}, not an address: {e}"
-                ))
-            })?;
+        if let Some(rest) = line.trim().strip_prefix(admin::ANNOUNCE) {
+            admin_addr = Some(parse(rest)?);
+        } else if let Some(rest) = line.trim().strip_prefix(ANNOUNCE) {
+            let addr = parse(rest)?;
             tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-            return Ok(addr);
+            return Ok((addr, admin_addr));
         }
     }
 }

@@ -108,9 +108,21 @@ impl Client {
         self.target
     }
 
-    /// Sends a request with an optional JSON body.
+    /// Sends a request with an optional JSON body, anonymously.
     pub async fn send(
         &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Reply, LoadError> {
+        self.send_as(None, method, path, body).await
+    }
+
+    /// Sends a request with an optional JSON body, with `token` (a session's
+    /// or the operator's) as `Authorization: Bearer`.
+    pub async fn send_as(
+        &self,
+        token: Option<&str>,
         method: Method,
         path: &str,
         body: Option<&serde_json::Value>,
@@ -122,10 +134,14 @@ impl Client {
             }
             None => Bytes::new(),
         };
-        let request = Request::builder()
+        let mut request = Request::builder()
             .method(method)
             .uri(uri)
-            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = request
             .body(Full::new(bytes))
             .map_err(|e| LoadError::Http(e.to_string()))?;
         let response = self

@@ -1,6 +1,8 @@
-//! The simulated users' actions, after the original's journey: sign up, create
-//! a house and its schedule, write recipes, search and read them, plan meals,
-//! fill the pantry, ask for the shopping list.
+//! The simulated users' actions, after the original's journey: sign up (which
+//! signs in) or sign in, create a house and its schedule, write recipes, search
+//! and read them, plan meals, fill the pantry, ask for the shopping list. Every
+//! action but sign-up is sent with a session of a user allowed to take it: a
+//! house's own owner plans its meals and fills its pantry.
 
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,31 +48,43 @@ const VARIETIES: [&str; 8] = [
     "red", "white", "green", "dried", "fresh", "smoked", "wild", "baby",
 ];
 
+/// Something the load generator created, with the session of the user who may
+/// act on it (a user's own session; a house's owner's).
+#[derive(Clone, Debug)]
+struct Owned {
+    id: i64,
+    token: String,
+}
+
 /// What the load generator knows exists: ids it created or was told about.
 #[derive(Debug, Default)]
 pub struct World {
-    users: RwLock<Vec<i64>>,
-    houses: RwLock<Vec<i64>>,
+    users: RwLock<Vec<Owned>>,
+    houses: RwLock<Vec<Owned>>,
     recipes: RwLock<Vec<i64>>,
     serial: AtomicU64,
     run: u64,
 }
 
-fn pick(list: &RwLock<Vec<i64>>, rng: &mut ChaCha8Rng) -> Option<i64> {
+fn pick<T: Clone>(list: &RwLock<Vec<T>>, rng: &mut ChaCha8Rng) -> Option<T> {
     let list = list.read().unwrap_or_else(|p| p.into_inner());
     if list.is_empty() {
         None
     } else {
-        list.get(rng.random_range(0..list.len())).copied()
+        list.get(rng.random_range(0..list.len())).cloned()
     }
 }
 
-fn push(list: &RwLock<Vec<i64>>, id: i64) {
-    list.write().unwrap_or_else(|p| p.into_inner()).push(id);
+fn push<T>(list: &RwLock<Vec<T>>, item: T) {
+    list.write().unwrap_or_else(|p| p.into_inner()).push(item);
 }
 
 fn id_of(reply: &super::client::Reply) -> Option<i64> {
     reply.json()?.get("id")?.as_i64()
+}
+
+fn token_of(reply: &super::client::Reply) -> Option<String> {
+    Some(reply.json()?.get("token")?.as_str()?.to_string())
 }
 
 /// What one action did: requests sent, and whether every one succeeded.
@@ -93,7 +107,9 @@ impl World {
 
     /// Users, houses and recipes known.
     pub fn sizes(&self) -> (usize, usize, usize) {
-        let len = |l: &RwLock<Vec<i64>>| l.read().unwrap_or_else(|p| p.into_inner()).len();
+        fn len<T>(l: &RwLock<Vec<T>>) -> usize {
+            l.read().unwrap_or_else(|p| p.into_inner()).len()
+        }
         (len(&self.users), len(&self.houses), len(&self.recipes))
     }
 
@@ -130,18 +146,32 @@ impl World {
                 .await
                 .map(|id| one(id.is_some())),
             Kind::Search => {
+                let Some(user) = pick(&self.users, rng) else {
+                    return Err(LoadError::Setup("no user to search".into()));
+                };
                 let word = DISHES[rng.random_range(0..DISHES.len())];
                 let r = client
-                    .send(Method::GET, &format!("/recipes?name={word}&limit=20"), None)
+                    .send_as(
+                        Some(&user.token),
+                        Method::GET,
+                        &format!("/recipes?name={word}&limit=20"),
+                        None,
+                    )
                     .await?;
                 Ok(one(r.status.is_success()))
             }
             Kind::Read => {
-                let Some(id) = self.popular_recipe(rng) else {
-                    return Err(LoadError::Setup("no recipe to read".into()));
+                let (Some(user), Some(id)) = (pick(&self.users, rng), self.popular_recipe(rng))
+                else {
+                    return Err(LoadError::Setup("no user or recipe to read".into()));
                 };
                 let r = client
-                    .send(Method::GET, &format!("/recipes/{id}"), None)
+                    .send_as(
+                        Some(&user.token),
+                        Method::GET,
+                        &format!("/recipes/{id}"),
+                        None,
+                    )
                     .await?;
                 Ok(one(r.status.is_success()))
             }
@@ -157,7 +187,12 @@ impl World {
                     "recipe": recipe,
                 });
                 let r = client
-                    .send(Method::PUT, &format!("/schedules/{house}"), Some(&body))
+                    .send_as(
+                        Some(&house.token),
+                        Method::PUT,
+                        &format!("/schedules/{}", house.id),
+                        Some(&body),
+                    )
                     .await?;
                 Ok(one(r.status.is_success()))
             }
@@ -176,9 +211,10 @@ impl World {
                     })
                     .collect();
                 let r = client
-                    .send(
+                    .send_as(
+                        Some(&house.token),
                         Method::PUT,
-                        &format!("/storages/{house}"),
+                        &format!("/storages/{}", house.id),
                         Some(&Value::Array(items)),
                     )
                     .await?;
@@ -189,9 +225,10 @@ impl World {
                     return Err(LoadError::Setup("no house for a shopping list".into()));
                 };
                 let r = client
-                    .send(
+                    .send_as(
+                        Some(&house.token),
                         Method::GET,
-                        &format!("/schedules/{house}/shopping-list"),
+                        &format!("/schedules/{}/shopping-list", house.id),
                         None,
                     )
                     .await?;
@@ -200,20 +237,50 @@ impl World {
         }
     }
 
-    /// Signs a new user up; returns the id.
+    /// Signs a new user up (which signs them in) and keeps their session;
+    /// returns the id.
     pub async fn sign_up(&self, client: &Client) -> Result<Option<i64>, LoadError> {
+        Ok(self.sign_up_as(client).await?.map(|(id, _)| id))
+    }
+
+    /// Signs a new user up, then signs them in with their e-mail and password
+    /// as a returning user would, and keeps that session; returns the id.
+    pub async fn sign_up_and_in(&self, client: &Client) -> Result<Option<i64>, LoadError> {
+        let Some((id, credentials)) = self.sign_up_as(client).await? else {
+            return Ok(None);
+        };
+        let r = client
+            .send(Method::POST, "/sessions", Some(&credentials))
+            .await?;
+        let Some(token) = token_of(&r) else {
+            return Ok(None);
+        };
+        self.users
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter_mut()
+            .filter(|u| u.id == id)
+            .for_each(|u| u.token.clone_from(&token));
+        Ok(Some(id))
+    }
+
+    /// Signs a new user up and keeps the session it opens; returns the id and
+    /// the credentials.
+    async fn sign_up_as(&self, client: &Client) -> Result<Option<(i64, Value)>, LoadError> {
         let n = self.next();
+        let email = format!("cook{n}.{}@example.com", self.run);
+        let password = format!("correct horse battery {n}");
         let body = json!({
             "name": format!("cook {n}"),
-            "email": format!("cook{n}.{}@example.com", self.run),
-            "password": format!("correct horse battery {n}"),
+            "email": email,
+            "password": password,
         });
         let r = client.send(Method::POST, "/users", Some(&body)).await?;
-        let id = id_of(&r);
-        if let Some(id) = id {
-            push(&self.users, id);
-        }
-        Ok(id)
+        let (Some(id), Some(token)) = (id_of(&r), token_of(&r)) else {
+            return Ok(None);
+        };
+        push(&self.users, Owned { id, token });
+        Ok(Some((id, json!({ "email": email, "password": password }))))
     }
 
     /// Creates a house owned by a known user, then its schedule.
@@ -226,9 +293,11 @@ impl World {
             "name": format!("house {n}"),
             "grocery_day": DAYS[rng.random_range(0..DAYS.len())],
             "household_number": rng.random_range(1..7),
-            "owner": owner,
         });
-        let r = client.send(Method::POST, "/houses", Some(&body)).await?;
+        let as_owner = Some(owner.token.as_str());
+        let r = client
+            .send_as(as_owner, Method::POST, "/houses", Some(&body))
+            .await?;
         let Some(id) = id_of(&r) else {
             return Ok(Done {
                 requests: 1,
@@ -236,10 +305,16 @@ impl World {
             });
         };
         let s = client
-            .send(Method::POST, &format!("/schedules/{id}"), None)
+            .send_as(as_owner, Method::POST, &format!("/schedules/{id}"), None)
             .await?;
         if s.status.is_success() {
-            push(&self.houses, id);
+            push(
+                &self.houses,
+                Owned {
+                    id,
+                    token: owner.token,
+                },
+            );
         }
         Ok(Done {
             requests: 2,
@@ -247,13 +322,18 @@ impl World {
         })
     }
 
-    /// Creates a recipe of 3–9 steps with 1–4 ingredients each; returns the id.
+    /// Creates a recipe of 3–9 steps with 1–4 ingredients each, by a house's
+    /// owner for that house or by any user for none; returns the id.
     pub async fn create_recipe(
         &self,
         client: &Client,
         rng: &mut ChaCha8Rng,
     ) -> Result<Option<i64>, LoadError> {
-        let Some(author) = pick(&self.users, rng) else {
+        let (author, house) = match pick(&self.houses, rng) {
+            Some(house) => (Some(house.token), Some(house.id)),
+            None => (pick(&self.users, rng).map(|u| u.token), None),
+        };
+        let Some(author) = author else {
             return Err(LoadError::Setup("no user to write a recipe".into()));
         };
         let n = self.next();
@@ -290,14 +370,10 @@ impl World {
             "serves_for": rng.random_range(1..9),
             "types": types,
             "steps": steps,
-            "house": pick(&self.houses, rng),
+            "house": house,
         });
         let r = client
-            .send(
-                Method::POST,
-                &format!("/recipes?author={author}"),
-                Some(&body),
-            )
+            .send_as(Some(&author), Method::POST, "/recipes", Some(&body))
             .await?;
         let id = id_of(&r);
         if let Some(id) = id {

@@ -90,7 +90,7 @@ pub async fn setup(
     let w = Arc::clone(world);
     fan_out(setup.users, seed, move |_| {
         let (c, w) = (c.clone(), Arc::clone(&w));
-        async move { Ok(w.sign_up(&c).await?.is_some()) }
+        async move { Ok(w.sign_up_and_in(&c).await?.is_some()) }
     })
     .await?;
     let (c, w) = (client.clone(), Arc::clone(world));

@@ -1,5 +1,6 @@
-//! Houses: get with residents, create (the creator becomes the owner), update,
-//! delete, remove a member.
+//! Houses: get with residents (members), create (the caller becomes the
+//! owner), update and delete (the owner), remove a member (the owner, or the
+//! member leaving).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -10,6 +11,7 @@ use finch::slo;
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
+use crate::auth::Caller;
 use crate::error::AppError;
 use crate::extract::{Json as Body, Path};
 use crate::routes::lookups::{day_id, day_name};
@@ -50,8 +52,6 @@ pub struct NewHouse {
     pub grocery_day: String,
     /// People living there (1..=100).
     pub household_number: i32,
-    /// The creating user, who becomes the owner.
-    pub owner: i64,
 }
 
 /// The body of `PATCH /houses/{id}`: the fields to change.
@@ -112,16 +112,19 @@ pub(crate) async fn load(db: &impl GenericClient, id: i64) -> Result<House, AppE
 
 async fn get_house(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<Json<House>, AppError> {
     let db = state.db().await?;
+    caller.member_of(&*db, id).await?;
     Ok(Json(load(&*db, id).await?))
 }
 
-/// Creating a house and its owner's membership, in one transaction.
+/// Creating a house and the caller's membership as its owner, in one transaction.
 #[slo(p95 < 200ms, errors < 1%, name = "meal_planner.houses.create")]
 async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     Body(body): Body<NewHouse>,
 ) -> Result<(StatusCode, Json<House>), AppError> {
     let name = text("name", &body.name, 64)?;
@@ -129,13 +132,6 @@ async fn create(
     in_range("household_number", body.household_number.into(), 1, 100)?;
     let mut db = state.db().await?;
     let tx = db.transaction().await?;
-    let owner_exists = tx
-        .query_opt("SELECT 1 FROM user_info WHERE id = $1", &[&body.owner])
-        .await?
-        .is_some();
-    if !owner_exists {
-        return Err(AppError::not_found("user", body.owner));
-    }
     let id: i64 = tx
         .query_one(
             "INSERT INTO house (name, grocery_day, household_number) VALUES ($1, $2, $3)
@@ -146,7 +142,7 @@ async fn create(
         .get(0);
     tx.execute(
         "INSERT INTO member_of (user_id, house_id, ownership) VALUES ($1, $2, 1)",
-        &[&body.owner, &id],
+        &[&caller.user, &id],
     )
     .await
     .map_err(AppError::from_db)?;
@@ -157,6 +153,7 @@ async fn create(
 
 async fn update(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<i64>,
     Body(body): Body<HouseUpdate>,
 ) -> Result<Json<House>, AppError> {
@@ -175,6 +172,7 @@ async fn update(
         ));
     }
     let db = state.db().await?;
+    caller.owner_of(&*db, id).await?;
     let n = db
         .execute(
             "UPDATE house SET name = COALESCE($2, name),
@@ -193,9 +191,11 @@ async fn update(
 
 async fn delete_house(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, AppError> {
     let db = state.db().await?;
+    caller.owner_of(&*db, id).await?;
     let n = db
         .execute("DELETE FROM house WHERE id = $1", &[&id])
         .await?;
@@ -207,9 +207,13 @@ async fn delete_house(
 
 async fn remove_member(
     State(state): State<AppState>,
+    caller: Caller,
     Path((house, user)): Path<(i64, i64)>,
 ) -> Result<StatusCode, AppError> {
     let db = state.db().await?;
+    if caller.is(user).is_err() {
+        caller.owner_of(&*db, house).await?;
+    }
     let n = db
         .execute(
             "DELETE FROM member_of WHERE house_id = $1 AND user_id = $2",

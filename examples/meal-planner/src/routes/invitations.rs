@@ -1,5 +1,6 @@
-//! Invitations (a house invites a user) and join requests (a user asks to join
-//! a house): list by user or by house, create, respond, delete.
+//! Invitations (a house's owner invites a user) and join requests (a user asks
+//! to join a house): list one's own or one's house's, create, respond (the
+//! invited user, or the owner for a request), delete (either side).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -9,6 +10,7 @@ use deadpool_postgres::GenericClient;
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
+use crate::auth::Caller;
 use crate::error::AppError;
 use crate::extract::{Json as Body, Path};
 
@@ -89,16 +91,7 @@ fn pending(r: &tokio_postgres::Row) -> Pending {
     }
 }
 
-async fn list(
-    db: &impl GenericClient,
-    exists: &str,
-    what: &str,
-    select: &str,
-    id: i64,
-) -> Result<Vec<Pending>, AppError> {
-    if db.query_opt(exists, &[&id]).await?.is_none() {
-        return Err(AppError::not_found(what, id));
-    }
+async fn list(db: &impl GenericClient, select: &str, id: i64) -> Result<Vec<Pending>, AppError> {
     Ok(db
         .query(select, &[&id])
         .await?
@@ -107,15 +100,16 @@ async fn list(
         .collect())
 }
 
+/// The caller's own invitations and requests.
 async fn by_user(
     State(state): State<AppState>,
+    caller: Caller,
     Path(user): Path<i64>,
 ) -> Result<Json<Vec<Pending>>, AppError> {
+    caller.is(user)?;
     let db = state.db().await?;
     let found = list(
         &*db,
-        "SELECT 1 FROM user_info WHERE id = $1",
-        "user",
         "SELECT id, house_id, user_id, join_type FROM join_pending WHERE user_id = $1 ORDER BY id",
         user,
     )
@@ -123,15 +117,16 @@ async fn by_user(
     Ok(Json(found))
 }
 
+/// A house's invitations and requests, for its members.
 async fn by_house(
     State(state): State<AppState>,
+    caller: Caller,
     Path(house): Path<i64>,
 ) -> Result<Json<Vec<Pending>>, AppError> {
     let db = state.db().await?;
+    caller.member_of(&*db, house).await?;
     let found = list(
         &*db,
-        "SELECT 1 FROM house WHERE id = $1",
-        "house",
         "SELECT id, house_id, user_id, join_type FROM join_pending WHERE house_id = $1 ORDER BY id",
         house,
     )
@@ -139,12 +134,19 @@ async fn by_house(
     Ok(Json(found))
 }
 
+/// An invitation comes from the house's owner; a join request from the user
+/// asking, for themself.
 async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     Body(body): Body<NewPending>,
 ) -> Result<(StatusCode, Json<Pending>), AppError> {
     let mut db = state.db().await?;
     let tx = db.transaction().await?;
+    match body.kind {
+        Kind::Invitation => caller.owner_of(&tx, body.house).await?,
+        Kind::JoinRequest => caller.is(body.user)?,
+    }
     for (sql, what, id) in [
         ("SELECT 1 FROM house WHERE id = $1", "house", body.house),
         ("SELECT 1 FROM user_info WHERE id = $1", "user", body.user),
@@ -184,24 +186,48 @@ async fn create(
     Ok((StatusCode::CREATED, Json(pending(&row))))
 }
 
+/// Loads a pending entry (locked) the caller may act on: the invited or asking
+/// user's, or one of a house the caller owns. Anyone else gets a `404`.
+async fn pending_for(
+    db: &impl GenericClient,
+    caller: Caller,
+    id: i64,
+) -> Result<Pending, AppError> {
+    let found = db
+        .query_opt(
+            "SELECT id, house_id, user_id, join_type FROM join_pending WHERE id = $1 FOR UPDATE",
+            &[&id],
+        )
+        .await?
+        .map(|r| pending(&r));
+    if let Some(p) = found
+        && (caller.is(p.user).is_ok() || caller.owner_of(db, p.house).await.is_ok())
+    {
+        return Ok(p);
+    }
+    Err(AppError::not_found("invitation", id))
+}
+
 /// Accepting makes the user a resident and removes the pending entry, in one
-/// transaction; declining only removes it.
+/// transaction; declining only removes it. The invited user answers an
+/// invitation; the house's owner answers a join request.
 async fn respond(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<i64>,
     Body(body): Body<Response>,
 ) -> Result<StatusCode, AppError> {
     let mut db = state.db().await?;
     let tx = db.transaction().await?;
-    let row = tx
-        .query_opt(
-            "DELETE FROM join_pending WHERE id = $1 RETURNING house_id, user_id",
-            &[&id],
-        )
-        .await?
-        .ok_or_else(|| AppError::not_found("invitation", id))?;
+    let p = pending_for(&tx, caller, id).await?;
+    match p.kind {
+        Kind::Invitation => caller.is(p.user)?,
+        Kind::JoinRequest => caller.owner_of(&tx, p.house).await?,
+    }
+    tx.execute("DELETE FROM join_pending WHERE id = $1", &[&id])
+        .await?;
     if body.accept {
-        let (house, user): (i64, i64) = (row.get(0), row.get(1));
+        let (house, user) = (p.house, p.user);
         tx.execute(
             "INSERT INTO member_of (user_id, house_id, ownership) VALUES ($1, $2, 2)
              ON CONFLICT DO NOTHING",
@@ -214,16 +240,17 @@ async fn respond(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Withdrawing or dismissing: the user's or the house owner's to do.
 async fn delete_pending(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, AppError> {
-    let db = state.db().await?;
-    let n = db
-        .execute("DELETE FROM join_pending WHERE id = $1", &[&id])
+    let mut db = state.db().await?;
+    let tx = db.transaction().await?;
+    pending_for(&tx, caller, id).await?;
+    tx.execute("DELETE FROM join_pending WHERE id = $1", &[&id])
         .await?;
-    if n == 0 {
-        return Err(AppError::not_found("invitation", id));
-    }
+    tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

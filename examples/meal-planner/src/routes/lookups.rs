@@ -7,6 +7,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 use crate::AppState;
+use crate::auth::Caller;
 use crate::error::AppError;
 
 /// Units of measure, by id (1-based), as the first migration inserts them.
@@ -89,7 +90,7 @@ pub fn day_name(id: i16) -> &'static str {
     name_of(&DAYS, id)
 }
 
-/// The lookup routes.
+/// The lookup routes (for signed-in users).
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/units", get(units))
@@ -110,14 +111,14 @@ async fn table(state: &AppState, sql: &str) -> Result<Json<Vec<Lookup>>, AppErro
     ))
 }
 
-async fn units(State(state): State<AppState>) -> Result<Json<Vec<Lookup>>, AppError> {
+async fn units(State(state): State<AppState>, _: Caller) -> Result<Json<Vec<Lookup>>, AppError> {
     table(&state, "SELECT id, name FROM unit ORDER BY id").await
 }
 
-async fn meals(State(state): State<AppState>) -> Result<Json<Vec<Lookup>>, AppError> {
+async fn meals(State(state): State<AppState>, _: Caller) -> Result<Json<Vec<Lookup>>, AppError> {
     table(&state, "SELECT id, name FROM meal_type ORDER BY id").await
 }
 
-async fn days(State(state): State<AppState>) -> Result<Json<Vec<Lookup>>, AppError> {
+async fn days(State(state): State<AppState>, _: Caller) -> Result<Json<Vec<Lookup>>, AppError> {
     table(&state, "SELECT id, name FROM weekday ORDER BY id").await
 }

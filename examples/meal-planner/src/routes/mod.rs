@@ -14,9 +14,12 @@ use axum::http::Uri;
 use crate::AppState;
 use crate::error::AppError;
 
-/// Every route of the service, waiting for its state.
+/// Every route of the service, waiting for its state. All but sign-up
+/// (`POST /users`), sign-in (`POST /sessions`) and `GET /health` take a
+/// [`Caller`](crate::auth::Caller): anonymous requests get `401`.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .merge(crate::auth::router())
         .merge(lookups::router())
         .merge(users::router())
         .merge(houses::router())
@@ -24,7 +27,13 @@ pub fn router() -> Router<AppState> {
         .merge(storages::router())
         .merge(schedules::router())
         .merge(invitations::router())
+        .route("/health", axum::routing::get(health))
         .fallback(not_found)
+}
+
+/// `GET /health`: the process answers (anonymous; touches no data).
+async fn health() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "ok" }))
 }
 
 async fn not_found(uri: Uri) -> AppError {

@@ -1,6 +1,8 @@
-//! Recipes: search and list, get one (through the cache), by house, by user;
-//! create with types, steps and step ingredients in one transaction; update a
-//! field; replace a step's ingredients; add to a house; delete.
+//! Recipes: a catalogue every signed-in user may search and read (one recipe
+//! through the cache); a house's recipes for its members; one's own; create
+//! (the caller is the author) with types, steps and step ingredients in one
+//! transaction; update a field, replace a step's ingredients or delete (the
+//! author); add to a house (its members).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -14,6 +16,7 @@ use deadpool_postgres::GenericClient;
 use finch::slo;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::Caller;
 use crate::error::AppError;
 use crate::extract::{Json as Body, Path, Query};
 use crate::routes::lookups::{meal_id, meal_name, unit_id, unit_name};
@@ -85,7 +88,7 @@ pub struct NewRecipe {
     pub types: Vec<String>,
     /// Steps (1..=50).
     pub steps: Vec<NewStep>,
-    /// A house to add the recipe to.
+    /// A house of the caller's to add the recipe to.
     pub house: Option<i64>,
 }
 
@@ -117,13 +120,6 @@ pub struct Search {
     pub name: Option<String>,
     /// At most this many (1..=200, default 50).
     pub limit: Option<i64>,
-}
-
-/// The query of `POST /recipes`.
-#[derive(Debug, Deserialize)]
-pub struct Author {
-    /// The user writing the recipe.
-    pub author: i64,
 }
 
 /// The body of `POST /houses/{id}/recipes`.
@@ -176,6 +172,7 @@ fn like_pattern(part: &str) -> String {
 #[slo(p95 < 100ms, name = "meal_planner.recipes.search")]
 async fn search(
     State(state): State<AppState>,
+    _: Caller,
     Query(q): Query<Search>,
 ) -> Result<Json<Vec<RecipeSummary>>, AppError> {
     let limit = q.limit.unwrap_or(50);
@@ -259,6 +256,7 @@ fn json_response(body: Bytes) -> Response {
 #[slo(p99 < 50ms, name = "meal_planner.recipes.get")]
 async fn get_recipe(
     State(state): State<AppState>,
+    _: Caller,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     if let Some(body) = state.cache().get(id) {
@@ -438,22 +436,10 @@ async fn insert_uses(
     Ok(())
 }
 
-async fn create_tx(db: &mut Db, author: i64, r: &ValidRecipe) -> Result<Recipe, AppError> {
+async fn create_tx(db: &mut Db, author: Caller, r: &ValidRecipe) -> Result<Recipe, AppError> {
     let tx = db.transaction().await?;
-    if tx
-        .query_opt("SELECT 1 FROM user_info WHERE id = $1", &[&author])
-        .await?
-        .is_none()
-    {
-        return Err(AppError::not_found("user", author));
-    }
-    if let Some(house) = r.house
-        && tx
-            .query_opt("SELECT 1 FROM house WHERE id = $1", &[&house])
-            .await?
-            .is_none()
-    {
-        return Err(AppError::not_found("house", house));
+    if let Some(house) = r.house {
+        author.member_of(&tx, house).await?;
     }
     let id: i64 = tx
         .query_one(
@@ -470,7 +456,7 @@ async fn create_tx(db: &mut Db, author: i64, r: &ValidRecipe) -> Result<Recipe, 
     .await?;
     tx.execute(
         "INSERT INTO user_recipe (user_id, recipe_id) VALUES ($1, $2)",
-        &[&author, &id],
+        &[&author.user, &id],
     )
     .await?;
     if let Some(house) = r.house {
@@ -512,7 +498,7 @@ async fn create_tx(db: &mut Db, author: i64, r: &ValidRecipe) -> Result<Recipe, 
 #[slo(p95 < 300ms, errors < 1%, name = "meal_planner.recipes.create")]
 async fn create(
     State(state): State<AppState>,
-    Query(author): Query<Author>,
+    caller: Caller,
     Body(body): Body<NewRecipe>,
 ) -> Result<(StatusCode, Json<Recipe>), AppError> {
     let valid = validate(&body)?;
@@ -520,7 +506,7 @@ async fn create(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match create_tx(&mut db, author.author, &valid).await {
+        match create_tx(&mut db, caller, &valid).await {
             Err(e) if e.is_retryable() && attempt < 3 => continue,
             result => return result.map(|r| (StatusCode::CREATED, Json(r))),
         }
@@ -529,6 +515,7 @@ async fn create(
 
 async fn update(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<i64>,
     Body(body): Body<RecipeUpdate>,
 ) -> Result<Json<Recipe>, AppError> {
@@ -552,6 +539,7 @@ async fn update(
     }
     let mut db = state.db().await?;
     let tx = db.transaction().await?;
+    caller.author_of(&tx, id).await?;
     let n = tx
         .execute(
             "UPDATE recipe SET name = COALESCE($2, name),
@@ -573,12 +561,14 @@ async fn update(
 
 async fn replace_ingredients(
     State(state): State<AppState>,
+    caller: Caller,
     Path((id, step)): Path<(i64, i32)>,
     Body(body): Body<Vec<Ingredient>>,
 ) -> Result<Json<Recipe>, AppError> {
     let uses = valid_uses(usize::try_from(step).unwrap_or(0), &body)?;
     let mut db = state.db().await?;
     let tx = db.transaction().await?;
+    caller.author_of(&tx, id).await?;
     if tx
         .query_opt(
             "SELECT 1 FROM step WHERE recipe_id = $1 AND id = $2 FOR UPDATE",
@@ -609,9 +599,11 @@ async fn replace_ingredients(
 
 async fn delete_recipe(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, AppError> {
     let db = state.db().await?;
+    caller.author_of(&*db, id).await?;
     let n = db
         .execute("DELETE FROM recipe WHERE id = $1", &[&id])
         .await?;
@@ -622,21 +614,13 @@ async fn delete_recipe(
     Ok(StatusCode::NO_CONTENT)
 }
 
-const HOUSE_EXISTS: &str = "SELECT 1 FROM house WHERE id = $1";
-const USER_EXISTS: &str = "SELECT 1 FROM user_info WHERE id = $1";
-
-async fn exists(db: &impl GenericClient, sql: &str, id: i64) -> Result<bool, AppError> {
-    Ok(db.query_opt(sql, &[&id]).await?.is_some())
-}
-
 async fn by_house(
     State(state): State<AppState>,
+    caller: Caller,
     Path(house): Path<i64>,
 ) -> Result<Json<Vec<RecipeSummary>>, AppError> {
     let db = state.db().await?;
-    if !exists(&*db, HOUSE_EXISTS, house).await? {
-        return Err(AppError::not_found("house", house));
-    }
+    caller.member_of(&*db, house).await?;
     let rows = db
         .query(
             "SELECT r.id, r.name, r.serves_for, r.image FROM house_recipe h
@@ -647,14 +631,14 @@ async fn by_house(
     Ok(Json(rows.iter().map(summary).collect()))
 }
 
+/// The recipes the caller wrote.
 async fn by_user(
     State(state): State<AppState>,
+    caller: Caller,
     Path(user): Path<i64>,
 ) -> Result<Json<Vec<RecipeSummary>>, AppError> {
+    caller.is(user)?;
     let db = state.db().await?;
-    if !exists(&*db, USER_EXISTS, user).await? {
-        return Err(AppError::not_found("user", user));
-    }
     let rows = db
         .query(
             "SELECT r.id, r.name, r.serves_for, r.image FROM user_recipe u
@@ -667,13 +651,12 @@ async fn by_user(
 
 async fn add_to_house(
     State(state): State<AppState>,
+    caller: Caller,
     Path(house): Path<i64>,
     Body(body): Body<HouseRecipe>,
 ) -> Result<StatusCode, AppError> {
     let db = state.db().await?;
-    if !exists(&*db, HOUSE_EXISTS, house).await? {
-        return Err(AppError::not_found("house", house));
-    }
+    caller.member_of(&*db, house).await?;
     db.execute(
         "INSERT INTO house_recipe (house_id, recipe_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         &[&house, &body.recipe],

@@ -1,5 +1,6 @@
-//! Schedules: a house's week of 7 days × 4 meals. Create the 28 empty slots,
-//! set a slot, get, delete, and the shopping list the plan implies.
+//! Schedules: a house's week of 7 days × 4 meals, for its members. Create the
+//! 28 empty slots, set a slot, get, delete, and the shopping list the plan
+//! implies.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -10,6 +11,7 @@ use finch::slo;
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
+use crate::auth::Caller;
 use crate::error::AppError;
 use crate::extract::{Json as Body, Path};
 use crate::routes::lookups::{day_id, day_name, meal_id, meal_name, unit_name};
@@ -112,9 +114,11 @@ async fn load(db: &impl GenericClient, house: i64) -> Result<Schedule, AppError>
 
 async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     Path(house): Path<i64>,
 ) -> Result<(StatusCode, Json<Schedule>), AppError> {
     let db = state.db().await?;
+    caller.member_of(&*db, house).await?;
     db.execute(
         "INSERT INTO schedule (house_id, weekday, meal_type)
          SELECT $1, d, m FROM generate_series(1, 7) AS d, generate_series(1, 4) AS m",
@@ -133,16 +137,22 @@ async fn create(
 #[slo(p95 < 100ms, errors < 1%, name = "meal_planner.schedules.set")]
 async fn set_slot(
     State(state): State<AppState>,
+    caller: Caller,
     Path(house): Path<i64>,
     Body(body): Body<SetSlot>,
 ) -> Result<Json<Schedule>, AppError> {
     let day = day_id(&body.day)?;
     let meal = meal_id(&body.meal)?;
     let db = state.db().await?;
+    // The membership check rides on the update (this route is hot); a miss
+    // is told apart afterwards.
     let n = db
         .execute(
-            "UPDATE schedule SET recipe_id = $4 WHERE house_id = $1 AND weekday = $2 AND meal_type = $3",
-            &[&house, &day, &meal, &body.recipe],
+            "UPDATE schedule SET recipe_id = $4
+             WHERE house_id = $1 AND weekday = $2 AND meal_type = $3
+               AND EXISTS (SELECT 1 FROM member_of
+                           WHERE house_id = $1 AND user_id = $5 AND ownership IN (1, 2))",
+            &[&house, &day, &meal, &body.recipe, &caller.user],
         )
         .await
         .map_err(|e| match (AppError::from_db(e), body.recipe) {
@@ -150,6 +160,7 @@ async fn set_slot(
             (other, _) => other,
         })?;
     if n == 0 {
+        caller.member_of(&*db, house).await?;
         return Err(AppError::NotFound(format!(
             "house {house} has no schedule; create it with POST /schedules/{house}"
         )));
@@ -159,17 +170,21 @@ async fn set_slot(
 
 async fn get_schedule(
     State(state): State<AppState>,
+    caller: Caller,
     Path(house): Path<i64>,
 ) -> Result<Json<Schedule>, AppError> {
     let db = state.db().await?;
+    caller.member_of(&*db, house).await?;
     Ok(Json(load(&*db, house).await?))
 }
 
 async fn delete_schedule(
     State(state): State<AppState>,
+    caller: Caller,
     Path(house): Path<i64>,
 ) -> Result<StatusCode, AppError> {
     let db = state.db().await?;
+    caller.member_of(&*db, house).await?;
     let n = db
         .execute("DELETE FROM schedule WHERE house_id = $1", &[&house])
         .await?;
@@ -184,16 +199,11 @@ async fn delete_schedule(
 #[slo(p95 < 100ms, name = "meal_planner.schedules.shopping_list")]
 async fn shopping_list(
     State(state): State<AppState>,
+    caller: Caller,
     Path(house): Path<i64>,
 ) -> Result<Json<Vec<ShoppingItem>>, AppError> {
     let db = state.db().await?;
-    if db
-        .query_opt("SELECT 1 FROM house WHERE id = $1", &[&house])
-        .await?
-        .is_none()
-    {
-        return Err(AppError::not_found("house", house));
-    }
+    caller.member_of(&*db, house).await?;
     let rows = db
         .query(
             "WITH need AS (

@@ -1,5 +1,5 @@
-//! Storages (a house's pantry): get, upsert a list of items (creating missing
-//! ingredients), delete some items, delete all.
+//! Storages (a house's pantry), for its members: get, upsert a list of items
+//! (creating missing ingredients), delete some items, delete all.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +11,7 @@ use deadpool_postgres::GenericClient;
 use finch::slo;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::Caller;
 use crate::error::AppError;
 use crate::extract::{Json as Body, Path};
 use crate::routes::lookups::{unit_id, unit_name};
@@ -49,17 +50,6 @@ pub fn router() -> Router<AppState> {
         .route("/storages/{house}/items", delete(delete_items))
 }
 
-async fn house_exists(db: &impl GenericClient, house: i64) -> Result<(), AppError> {
-    if db
-        .query_opt("SELECT 1 FROM house WHERE id = $1", &[&house])
-        .await?
-        .is_none()
-    {
-        return Err(AppError::not_found("house", house));
-    }
-    Ok(())
-}
-
 async fn items(db: &impl GenericClient, house: i64) -> Result<Vec<Item>, AppError> {
     let rows = db
         .query(
@@ -81,10 +71,11 @@ async fn items(db: &impl GenericClient, house: i64) -> Result<Vec<Item>, AppErro
 
 async fn get_storage(
     State(state): State<AppState>,
+    caller: Caller,
     Path(house): Path<i64>,
 ) -> Result<Json<Vec<Item>>, AppError> {
     let db = state.db().await?;
-    house_exists(&*db, house).await?;
+    caller.member_of(&*db, house).await?;
     Ok(Json(items(&*db, house).await?))
 }
 
@@ -109,12 +100,13 @@ fn validate(body: &[Item]) -> Result<Vec<ValidUse>, AppError> {
 
 async fn upsert_tx(
     db: &mut Db,
+    caller: Caller,
     house: i64,
     uses: &[ValidUse],
     batch: usize,
 ) -> Result<Vec<Item>, AppError> {
     let tx = db.transaction().await?;
-    house_exists(&tx, house).await?;
+    caller.member_of(&tx, house).await?;
     for chunk in uses.chunks(batch) {
         let names: Vec<String> = chunk.iter().map(|u| u.name.clone()).collect();
         let ids = ingredient_id_map(&tx, &names).await?;
@@ -147,6 +139,7 @@ async fn upsert_tx(
 #[slo(p95 < 150ms, errors < 1%, name = "meal_planner.storages.upsert")]
 async fn upsert(
     State(state): State<AppState>,
+    caller: Caller,
     Path(house): Path<i64>,
     Body(body): Body<Vec<Item>>,
 ) -> Result<Json<Vec<Item>>, AppError> {
@@ -156,7 +149,7 @@ async fn upsert(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match upsert_tx(&mut db, house, &uses, batch).await {
+        match upsert_tx(&mut db, caller, house, &uses, batch).await {
             Err(e) if e.is_retryable() && attempt < 3 => continue,
             result => return result.map(Json),
         }
@@ -165,6 +158,7 @@ async fn upsert(
 
 async fn delete_items(
     State(state): State<AppState>,
+    caller: Caller,
     Path(house): Path<i64>,
     Body(body): Body<ItemNames>,
 ) -> Result<Json<Vec<Item>>, AppError> {
@@ -181,7 +175,7 @@ async fn delete_items(
         .collect::<Result<Vec<_>, _>>()?;
     let mut db = state.db().await?;
     let tx = db.transaction().await?;
-    house_exists(&tx, house).await?;
+    caller.member_of(&tx, house).await?;
     tx.execute(
         "DELETE FROM item_in_storage s USING ingredient i
          WHERE s.ingredient_id = i.id AND s.house_id = $1 AND i.name = ANY($2)",
@@ -195,10 +189,11 @@ async fn delete_items(
 
 async fn clear(
     State(state): State<AppState>,
+    caller: Caller,
     Path(house): Path<i64>,
 ) -> Result<StatusCode, AppError> {
     let db = state.db().await?;
-    house_exists(&*db, house).await?;
+    caller.member_of(&*db, house).await?;
     db.execute("DELETE FROM item_in_storage WHERE house_id = $1", &[&house])
         .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -1,4 +1,5 @@
-//! Users: list, get, sign up (the password is hashed with Argon2id), delete.
+//! Users: sign up (the password is hashed with Argon2id; the new user is signed
+//! in), list and get the caller and their housemates, delete one's own account.
 
 use argon2::{Argon2, PasswordHash, PasswordHasher};
 use axum::extract::State;
@@ -9,6 +10,7 @@ use finch::slo;
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
+use crate::auth::{self, Caller};
 use crate::error::AppError;
 use crate::extract::{Json as Body, Path, Query};
 use crate::routes::text;
@@ -35,6 +37,16 @@ pub struct SignUp {
     pub password: String,
 }
 
+/// The answer to `POST /users`: the new user, signed in.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SignedUp {
+    /// The user.
+    #[serde(flatten)]
+    pub user: User,
+    /// A session token, as `POST /sessions` gives.
+    pub token: String,
+}
+
 /// Paging of `GET /users`.
 #[derive(Debug, Deserialize)]
 pub struct Page {
@@ -51,8 +63,10 @@ pub fn router() -> Router<AppState> {
         .route("/users/{id}", get(get_user).delete(delete_user))
 }
 
+/// The caller and the users sharing a house with them.
 async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     Query(page): Query<Page>,
 ) -> Result<Json<Vec<User>>, AppError> {
     let limit = page.limit.unwrap_or(100);
@@ -62,8 +76,12 @@ async fn list(
     let db = state.db().await?;
     let rows = db
         .query(
-            "SELECT id, email, username FROM user_info ORDER BY id LIMIT $1 OFFSET $2",
-            &[&limit, &offset],
+            "SELECT id, email, username FROM user_info
+             WHERE id = $3 OR id IN (
+                 SELECT o.user_id FROM member_of m JOIN member_of o ON o.house_id = m.house_id
+                 WHERE m.user_id = $3 AND m.ownership <> 3)
+             ORDER BY id LIMIT $1 OFFSET $2",
+            &[&limit, &offset, &caller.user],
         )
         .await?;
     Ok(Json(rows.iter().map(user).collect()))
@@ -77,18 +95,23 @@ fn user(r: &tokio_postgres::Row) -> User {
     }
 }
 
+/// The caller or a housemate; anyone else is a `403`, whether they exist or not.
 async fn get_user(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<Json<User>, AppError> {
     let db = state.db().await?;
     let row = db
         .query_opt(
-            "SELECT id, email, username FROM user_info WHERE id = $1",
-            &[&id],
+            "SELECT id, email, username FROM user_info
+             WHERE id = $1 AND (id = $2 OR EXISTS (
+                 SELECT 1 FROM member_of m JOIN member_of o ON o.house_id = m.house_id
+                 WHERE m.user_id = $2 AND m.ownership <> 3 AND o.user_id = $1))",
+            &[&id, &caller.user],
         )
         .await?
-        .ok_or_else(|| AppError::not_found("user", id))?;
+        .ok_or_else(|| AppError::Forbidden(format!("you share no house with user {id}")))?;
     Ok(Json(user(&row)))
 }
 
@@ -111,12 +134,12 @@ fn check_email(email: &str) -> Result<String, AppError> {
 }
 
 /// Signing up: the Argon2id hash runs on a blocking thread, under admission
-/// control (it costs tens of milliseconds of CPU).
+/// control (it costs tens of milliseconds of CPU); the new user is signed in.
 #[slo(p95 < 250ms, errors < 1%, name = "meal_planner.users.sign_up")]
 async fn sign_up(
     State(state): State<AppState>,
     Body(body): Body<SignUp>,
-) -> Result<(StatusCode, Json<User>), AppError> {
+) -> Result<(StatusCode, Json<SignedUp>), AppError> {
     let name = text("name", &body.name, 64)?;
     let email = check_email(&body.email)?;
     let length = body.password.chars().count();
@@ -137,8 +160,9 @@ async fn sign_up(
         .map_err(|e| AppError::Internal(format!("the hashing task failed: {e}")))?
         .map_err(|e| AppError::Internal(format!("cannot hash the password: {e}")))?
     };
-    let db = state.db().await?;
-    let row = db
+    let mut db = state.db().await?;
+    let tx = db.transaction().await?;
+    let row = tx
         .query_one(
             "INSERT INTO user_info (email, password_hash, username) VALUES ($1, $2, $3)
              RETURNING id, email, username",
@@ -151,13 +175,26 @@ async fn sign_up(
             }
             other => other,
         })?;
-    Ok((StatusCode::CREATED, Json(user(&row))))
+    let user = user(&row);
+    let session = auth::open_session(&tx, user.id).await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SignedUp {
+            user,
+            token: session.token,
+        }),
+    ))
 }
 
+/// Deleting one's own account (its sessions end with it).
 async fn delete_user(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, AppError> {
+    caller.is(id)?;
+    auth::forget_user(&state, id);
     let db = state.db().await?;
     let n = db
         .execute("DELETE FROM user_info WHERE id = $1", &[&id])

@@ -1,8 +1,11 @@
-//! A fresh database per test, the app over it, and request helpers.
+//! A fresh database per test, the app over it, and request helpers. Requests
+//! go as the user signed up (or switched to with `act_as`) last.
 
 // Test support: each test uses part of it, and a failed setup is a failed test.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use axum::Router;
@@ -20,6 +23,10 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 pub struct TestApp {
     pub router: Router,
     pub state: AppState,
+    /// Session tokens by user id.
+    tokens: Mutex<HashMap<i64, String>>,
+    /// Whose session requests carry (`None`: anonymous).
+    acting: Mutex<Option<i64>>,
     _database: DropDatabase,
 }
 
@@ -38,25 +45,55 @@ impl TestApp {
             nanos % 1_000_000
         );
         let settings = DbSettings::from_env(&name).unwrap();
+        // Armed before connecting: a database created but not migrated is
+        // dropped too.
+        let database = DropDatabase(name);
         let pool = db::connect(&settings, 4, &SessionSettings::new())
             .await
-            .unwrap_or_else(|e| panic!("PostgreSQL must be reachable (set DATABASE_URL): {e}"));
+            .unwrap_or_else(|e| panic!("PostgreSQL must be reachable (set DATABASE_URL): {e:?}"));
         let state = AppState::new(pool);
         TestApp {
             router: app(state.clone()),
             state,
-            _database: DropDatabase(name),
+            tokens: Mutex::new(HashMap::new()),
+            acting: Mutex::new(None),
+            _database: database,
         }
     }
 
-    /// Sends a request with a raw body.
+    /// Later requests go with `user`'s session (`None`: anonymously).
+    pub fn act_as(&self, user: Option<i64>) {
+        *self.acting.lock().unwrap() = user;
+    }
+
+    /// The session token of `user`.
+    pub fn token(&self, user: i64) -> String {
+        self.tokens.lock().unwrap()[&user].clone()
+    }
+
+    /// Sends a request with a raw body, as the acting user.
     pub async fn raw(&self, method: Method, path: &str, body: &str) -> (StatusCode, Value) {
-        let request = Request::builder()
+        let acting = *self.acting.lock().unwrap();
+        let token = acting.map(|u| self.token(u));
+        self.raw_with(token.as_deref(), method, path, body).await
+    }
+
+    /// Sends a request with a raw body and `token` as its bearer, if any.
+    pub async fn raw_with(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        body: &str,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder()
             .method(method)
             .uri(path)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap();
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = request.body(Body::from(body.to_string())).unwrap();
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
@@ -103,6 +140,7 @@ impl TestApp {
         client.query_one(&sql, &[]).await.unwrap().get(0)
     }
 
+    /// Signs `cook{n}@example.com` up; later requests go as them.
     pub async fn sign_up(&self, n: u32) -> i64 {
         let (status, body) = self
             .call(
@@ -112,28 +150,43 @@ impl TestApp {
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["id"].as_i64().unwrap()
+        let id = body["id"].as_i64().unwrap();
+        let token = body["token"].as_str().unwrap().to_string();
+        self.tokens.lock().unwrap().insert(id, token);
+        self.act_as(Some(id));
+        id
     }
 
+    /// A house `owner` creates (later requests go as them).
     pub async fn house(&self, owner: i64) -> i64 {
+        self.act_as(Some(owner));
         let (status, body) = self
             .call(
                 Method::POST,
                 "/houses",
-                Some(json!({"name": "home", "grocery_day": "Friday", "household_number": 4, "owner": owner})),
+                Some(json!({"name": "home", "grocery_day": "Friday", "household_number": 4})),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["id"].as_i64().unwrap()
     }
 
+    /// `POST /invitations` of `kind` (`invitation` or `join_request`), as the
+    /// acting user.
+    pub async fn pending(&self, house: i64, user: i64, kind: &str) -> (StatusCode, Value) {
+        self.call(
+            Method::POST,
+            "/invitations",
+            Some(json!({"house": house, "user": user, "kind": kind})),
+        )
+        .await
+    }
+
+    /// A recipe `author` writes (later requests go as them).
     pub async fn recipe(&self, author: i64, name: &str) -> Value {
+        self.act_as(Some(author));
         let (status, body) = self
-            .call(
-                Method::POST,
-                &format!("/recipes?author={author}"),
-                Some(recipe_body(name)),
-            )
+            .call(Method::POST, "/recipes", Some(recipe_body(name)))
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body
