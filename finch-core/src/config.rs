@@ -30,6 +30,7 @@ use crate::monitor::SignalSource;
 pub struct Config {
     pub(crate) interval: Duration,
     pub(crate) manual: bool,
+    pub(crate) observe_only: bool,
     pub(crate) knobs: Option<BTreeSet<String>>,
     pub(crate) frozen: BTreeSet<String>,
     pub(crate) slos: Option<BTreeSet<String>>,
@@ -160,6 +161,7 @@ impl Default for Config {
         Config {
             interval: Duration::from_secs(1),
             manual: false,
+            observe_only: false,
             knobs: None,
             frozen: BTreeSet::new(),
             slos: None,
@@ -204,6 +206,23 @@ impl Config {
     /// each window counts as one interval long. For tests and simulations.
     pub fn manual(mut self) -> Self {
         self.manual = true;
+        self
+    }
+
+    /// Observe-only: the loop monitors, learns and decides as usual, and
+    /// reports each configuration it would move to (a decision whose outcome
+    /// is [`DecisionOutcome::NotApplied`](crate::execute::DecisionOutcome::NotApplied),
+    /// in the decision log, `Status` and the store) without changing any knob.
+    /// For a service that wants to see what finch would do before trusting it.
+    /// Operator pins still apply. `FINCH_OBSERVE_ONLY=1` sets it from the
+    /// environment ([`from_env`](Self::from_env)).
+    ///
+    /// ```
+    /// let config = finch_core::Config::default().observe_only();
+    /// # let _ = config;
+    /// ```
+    pub fn observe_only(mut self) -> Self {
+        self.observe_only = true;
         self
     }
 
@@ -327,7 +346,8 @@ impl Config {
     /// Overrides settings from `FINCH_*` environment variables:
     /// `FINCH_INTERVAL` (`500ms`), `FINCH_SEED`, `FINCH_FROZEN` (comma-separated
     /// knob names), `FINCH_KNOBS`, `FINCH_SLOS`, `FINCH_MAX_STEP`, `FINCH_MARGIN`,
-    /// `FINCH_COOLDOWN`, `FINCH_INSTANCE`.
+    /// `FINCH_COOLDOWN`, `FINCH_INSTANCE`, `FINCH_OBSERVE_ONLY` (`1` or `true`:
+    /// [`observe_only`](Self::observe_only); `0` or `false`: act).
     pub fn from_env(self) -> Result<Self, Error> {
         self.with_vars(|name| std::env::var(name).ok())
     }
@@ -346,6 +366,13 @@ impl Config {
         if let Some(v) = var("FINCH_INTERVAL") {
             self.interval = parse_duration(&v)
                 .ok_or_else(|| bad("FINCH_INTERVAL", &v, "a duration like 500ms"))?;
+        }
+        if let Some(v) = var("FINCH_OBSERVE_ONLY") {
+            self.observe_only = match v.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" => true,
+                "0" | "false" | "no" | "" => false,
+                _ => return Err(bad("FINCH_OBSERVE_ONLY", &v, "1, true, 0 or false")),
+            };
         }
         if let Some(v) = var("FINCH_SEED") {
             self.seed = v.parse().map_err(|_| bad("FINCH_SEED", &v, "an integer"))?;
@@ -503,6 +530,17 @@ mod tests {
             .with_vars(|n| (n == "FINCH_SEED").then(|| "many".to_string()))
             .unwrap_err();
         assert!(err.to_string().contains("FINCH_SEED"), "{err}");
+
+        let observe = |v: &'static str| {
+            Config::default()
+                .with_vars(move |n| (n == "FINCH_OBSERVE_ONLY").then(|| v.to_string()))
+                .map(|c| c.observe_only)
+        };
+        assert!(observe("1").unwrap());
+        assert!(observe("TRUE").unwrap());
+        assert!(!observe("0").unwrap());
+        let err = observe("maybe").unwrap_err();
+        assert!(err.to_string().contains("FINCH_OBSERVE_ONLY"), "{err}");
     }
 
     #[test]

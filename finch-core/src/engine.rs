@@ -21,7 +21,7 @@ use crate::knowledge::{Journal, ModelBlob, Numbering, Record};
 use crate::monitor::{Monitor, Observation, SloSample, sli_key};
 use crate::plan::model::{self, Models, TrainError};
 use crate::plan::space::Space;
-use crate::plan::{Context, Goal, Intent, Planner, Verdict};
+use crate::plan::{Context, Goal, Intent, Planner, Proposal, Verdict};
 use crate::slo::SloRef;
 use crate::status::{KnobStatus, ModelStatus, ObjectiveStatus, SliModelStatus, SloStatus, Status};
 use crate::util::panic_message;
@@ -77,6 +77,8 @@ pub(crate) struct Engine {
     decisions: VecDeque<Decision>,
     next_decision: u64,
     since_change: u64,
+    /// In observe-only mode, the configuration last reported as wanted.
+    observed: Option<Vec<u64>>,
     iterations: u64,
     warmed: bool,
     cpu: Duration,
@@ -140,6 +142,7 @@ impl Engine {
             decisions: VecDeque::new(),
             next_decision: 1,
             since_change: u64::MAX / 2,
+            observed: None,
             iterations: 0,
             warmed: false,
             cpu: Duration::ZERO,
@@ -268,6 +271,15 @@ impl Engine {
             .max(numbering.last_decision.saturating_add(1));
         let Some(knowledge) = knowledge else { return };
         self.history.extend(knowledge.observations);
+        for o in &self.history {
+            self.planner.learn(o, &self.goals);
+        }
+        if self.planner.policy_len() > 0 {
+            tracing::info!(
+                contexts = self.planner.policy_len(),
+                "finch: warm start with a policy from stored observations"
+            );
+        }
         for d in knowledge
             .decisions
             .into_iter()
@@ -520,6 +532,24 @@ impl Engine {
     }
 
     /// Runs one iteration.
+    /// Logs what the planner wants without applying it (observe-only mode);
+    /// a configuration already reported is not reported again.
+    fn observe(&mut self, obs: &Observation, p: Proposal) -> Option<Decision> {
+        if self.observed.as_ref() == Some(&p.target) {
+            return None;
+        }
+        self.observed = Some(p.target.clone());
+        let before = self.planner.space.current();
+        let mut d = self.new_decision(obs, p.kind, &before, &p.target, p.reason);
+        d.predicted_before = p.predicted_before;
+        d.predicted_after = p.predicted_after;
+        d.outcome = DecisionOutcome::NotApplied {
+            note: "observe-only: decided, not applied".into(),
+        };
+        self.log_decision(&d);
+        Some(d)
+    }
+
     async fn tick(&mut self) -> Tick {
         let started = Instant::now();
         if !self.warmed {
@@ -558,6 +588,7 @@ impl Engine {
         if obs.clean && !obs.slis.is_empty() {
             self.new_clean += 1;
         }
+        self.planner.learn(&obs, &self.goals);
         self.push_history(obs.clone());
 
         let mut changed = false;
@@ -620,6 +651,17 @@ impl Engine {
             });
             self.cpu += cpu;
             decided
+        };
+
+        // Observe-only: report what would be done, once per wanted
+        // configuration, and change nothing.
+        let (sizing, proposal) = if self.cfg.observe_only {
+            if let Some(p) = sizing.or(proposal) {
+                decision = self.observe(&obs, p);
+            }
+            (None, None)
+        } else {
+            (sizing, proposal)
         };
 
         if let Some(p) = sizing {

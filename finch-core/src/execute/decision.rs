@@ -41,6 +41,12 @@ pub enum DecisionOutcome {
         /// The applier's error.
         reason: String,
     },
+    /// Decided in observe-only mode ([`Config::observe_only`](crate::Config::observe_only)):
+    /// reported, never applied.
+    NotApplied {
+        /// Why it was not applied.
+        note: String,
+    },
 }
 
 /// One knob's change.
@@ -86,13 +92,15 @@ pub struct Decision {
 }
 
 impl Decision {
-    /// A label for metrics: `pending`, `kept`, `rolled_back`, `apply_failed`.
+    /// A label for metrics: `pending`, `kept`, `rolled_back`, `apply_failed`,
+    /// `not_applied`.
     pub fn outcome_label(&self) -> &'static str {
         match self.outcome {
             DecisionOutcome::Pending => "pending",
             DecisionOutcome::Kept { .. } => "kept",
             DecisionOutcome::RolledBack { .. } => "rolled_back",
             DecisionOutcome::ApplyFailed { .. } => "apply_failed",
+            DecisionOutcome::NotApplied { .. } => "not_applied",
         }
     }
 }

@@ -46,6 +46,9 @@ const SETTLE: u64 = 2;
 /// resource behind the capacity is saturated: more units would only queue
 /// there (or slow it down), so the capacity does not grow.
 const SATURATED: f64 = 1.6;
+/// A rate this many times higher or lower than the window before starts a
+/// new regime for the holding times.
+const REGIME_JUMP: f64 = 2.0;
 /// A step back from saturation keeps this share of the units.
 const STEP_BACK: f64 = 0.75;
 /// How fast the shortest holding time seen is forgotten, per window.
@@ -159,6 +162,13 @@ impl Controller {
         if load.rate <= 0.0 || !load.busy.is_finite() || !load.waiting.is_finite() {
             return None;
         }
+        // The rate jumped (more than doubled or halved): a new regime, whose
+        // holding times are learned afresh. The shortest one seen before
+        // (a quieter database, another mix) says nothing of saturation now.
+        if load.rate > previous * REGIME_JUMP || load.rate * REGIME_JUMP < previous {
+            self.shortest_hold = None;
+            self.normal_size = None;
+        }
         let throughput = load.served.filter(|x| x.is_finite() && *x > 0.0);
         let hold = load.busy / throughput.unwrap_or(load.rate);
         let shortest = self
@@ -212,16 +222,17 @@ impl Controller {
         // Above the last size that held normally, or with no incident to
         // explain the slower calls, the units themselves are the cause.
         let grown = self.normal_size.is_none_or(|n| size > n);
-        if (grown || !load.incident)
+        let normal = (grown || !load.incident).then(|| {
+            self.normal_size
+                .filter(|&n| grown && n < size)
+                .unwrap_or(2.0)
+        });
+        if let Some(floor) = normal
             && saturated
             && settled
             && load.busy >= 0.9 * size
             && size > 2.0
         {
-            let floor = self
-                .normal_size
-                .filter(|&n| grown && n < size)
-                .unwrap_or(2.0);
             let back = (size * STEP_BACK).floor().max(floor).min(size - 1.0);
             self.ceiling = Some(Ceiling {
                 size: back,
@@ -456,6 +467,23 @@ mod tests {
         // Recovered at 9: no growth back past it at that load.
         let s = c.size(3, 9.0, load(1000.0, 6.0, 1.0), true);
         assert!(s.as_ref().is_none_or(|s| s.size <= 9.0), "{s:?}");
+    }
+
+    #[test]
+    fn a_rush_on_a_slower_database_is_a_new_regime_not_saturation() {
+        let mut c = pool();
+        // 10 ms per call at 3 connections, 50 requests/s: normal.
+        assert_eq!(c.size(1, 3.0, load(50.0, 0.5, 0.0), true), None);
+        // The rate quadruples and the database is slower: each call holds 30
+        // ms, every connection busy. Shrinking would only queue more.
+        let rush = Load {
+            served: Some(100.0),
+            ..load(220.0, 3.0, 4.0)
+        };
+        for seq in 2..6 {
+            let s = c.size(seq, 3.0, rush, true);
+            assert!(s.as_ref().is_none_or(|s| s.size >= 3.0), "{s:?}");
+        }
     }
 
     #[test]

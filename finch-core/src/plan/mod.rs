@@ -10,6 +10,7 @@
 
 pub(crate) mod capacity;
 pub(crate) mod model;
+pub(crate) mod policy;
 pub(crate) mod space;
 
 use std::collections::{BTreeMap, HashMap};
@@ -146,6 +147,8 @@ pub(crate) struct Planner {
     sized_at: Option<u64>,
     /// The window a fix was last found to improve things in.
     improved_at: Option<u64>,
+    /// The cheapest configuration seen to hold, per workload context.
+    policy: policy::Policy,
 }
 
 impl Planner {
@@ -179,6 +182,7 @@ impl Planner {
             capacities,
             sized_at: None,
             improved_at: None,
+            policy: policy::Policy::default(),
         }
     }
 
@@ -296,6 +300,118 @@ impl Planner {
         }
     }
 
+    /// Whether dimension `i` is a capacity (sized by its controller, not
+    /// searched).
+    fn is_capacity(&self, i: usize) -> bool {
+        self.capacities.iter().any(|c| c.dim == i)
+    }
+
+    /// The searched knobs of a window's configuration (capacities zeroed) and
+    /// their cost; `None` if a knob's value is missing or invalid.
+    fn searched(&self, knobs: &BTreeMap<String, f64>) -> Option<(Vec<u64>, f64)> {
+        let mut point = Vec::with_capacity(self.space.dims.len());
+        let mut cost = 0.0;
+        for (i, d) in self.space.dims.iter().enumerate() {
+            if self.is_capacity(i) {
+                point.push(0);
+                continue;
+            }
+            let bits = d.knob.erased().snap(*knobs.get(d.name())?)?;
+            cost += d.cost * d.unit(bits);
+            point.push(bits);
+        }
+        Some((point, cost))
+    }
+
+    /// Learns the policy from one window (a clean one confirms or refutes the
+    /// configuration it ran with; others are skipped).
+    pub(crate) fn learn(&mut self, obs: &Observation, goals: &[Goal]) {
+        let Some((point, cost)) = self.searched(&obs.knobs) else {
+            return;
+        };
+        let held = if obs.clean {
+            policy::compliant(obs, goals)
+        } else {
+            None
+        };
+        let context = policy::context(&obs.workload);
+        self.policy.learn(obs.seq, context, point, cost, held);
+    }
+
+    /// Contexts the policy knows.
+    pub(crate) fn policy_len(&self) -> usize {
+        self.policy.len()
+    }
+
+    /// The configuration the policy holds for the current workload, applied
+    /// to the movable searched knobs of `current`: all of them (`fix` false),
+    /// or, for a fix, only where it adds (a fix lowers no costly knob).
+    fn policy_target(
+        &self,
+        obs: &Observation,
+        current: &[u64],
+        fix: bool,
+    ) -> Option<(Vec<u64>, u32)> {
+        let entry = self.policy.lookup(&policy::context(&obs.workload))?;
+        let mut target = current.to_vec();
+        for (i, d) in self.space.dims.iter().enumerate() {
+            if self.is_capacity(i) || !d.movable() {
+                continue;
+            }
+            let want = *entry.point.get(i)?;
+            target[i] = if fix && d.cost > 0.0 && d.unit(want) < d.unit(current[i]) {
+                current[i]
+            } else {
+                want
+            };
+        }
+        (target != current).then_some((target, entry.windows))
+    }
+
+    /// A move to the configuration the policy holds for this workload.
+    fn follow_policy(
+        &self,
+        ctx: &Context<'_>,
+        current: &[u64],
+        intent: Intent,
+    ) -> Option<Proposal> {
+        let (target, windows) = self.policy_target(ctx.obs, current, intent == Intent::Fix)?;
+        if intent == Intent::Save && self.under_floor(&target) {
+            return None;
+        }
+        let (from, to) = (self.space.cost(current), self.space.cost(&target));
+        let intent = if to < from { Intent::Save } else { Intent::Fix };
+        let changes: Vec<String> = self
+            .space
+            .dims
+            .iter()
+            .zip(current.iter().zip(&target))
+            .filter(|(_, (a, b))| a != b)
+            .map(|(d, (&a, &b))| {
+                format!(
+                    "`{}` {} → {}",
+                    d.name(),
+                    d.knob.erased().value_of(a),
+                    d.knob.erased().value_of(b)
+                )
+            })
+            .collect();
+        Some(Proposal {
+            target,
+            kind: DecisionKind::Exploit,
+            intent,
+            reason: format!(
+                "a workload like this one ({:.0} req/s) was served within every objective \
+                 for {windows} windows by: {} (cost {from:.2} → {to:.2})",
+                ctx.obs.total_rate(),
+                changes.join(", "),
+            ),
+            predicted_before: BTreeMap::new(),
+            predicted_after: BTreeMap::new(),
+            probe: None,
+        })
+    }
+
     /// Decides whether and where to move. `None`: stay.
     pub(crate) fn plan(&mut self, ctx: &Context<'_>) -> Option<Proposal> {
         self.seq = ctx.obs.seq;
@@ -322,6 +438,18 @@ impl Planner {
         // Act on a confirmed violation, or on a likely one when the workload
         // just shifted; one slow call among few is not a violation.
         let urgent = a.violated() || (a.breached() && a.shift.is_some());
+        if urgent && let Some(p) = self.follow_policy(ctx, &current, Intent::Fix) {
+            return Some(p);
+        }
+        // The workload moved to a context the policy knows: go to what held
+        // there (cheaper or costlier) before anything is violated.
+        if !urgent
+            && a.shift.is_some()
+            && a.incident.is_none()
+            && let Some(p) = self.follow_policy(ctx, &current, Intent::Save)
+        {
+            return Some(p);
+        }
         if urgent {
             if let Some(models) = &trusted
                 && let Some(p) = self.exploit(models.as_ref(), ctx, &current, Intent::Fix)
@@ -352,6 +480,13 @@ impl Planner {
             .zip(&needed)
             .all(|(m, n)| m.is_some_and(|m| m >= n + SAVE_HEADROOM));
         if a.complete() && roomy {
+            // A cheaper configuration known to hold at this load: straight there.
+            if let Some(p) = self
+                .follow_policy(ctx, &current, Intent::Save)
+                .filter(|p| self.space.cost(&p.target) < self.space.cost(&current))
+            {
+                return Some(p);
+            }
             return self.explore_save(&current, worst, why);
         }
         None
