@@ -368,15 +368,12 @@ impl Planner {
         (target != current).then_some((target, entry.windows))
     }
 
-    /// A move to the configuration the policy holds for this workload.
-    fn follow_policy(
-        &self,
-        ctx: &Context<'_>,
-        current: &[u64],
-        intent: Intent,
-    ) -> Option<Proposal> {
-        let (target, windows) = self.policy_target(ctx.obs, current, intent == Intent::Fix)?;
-        if intent == Intent::Save && self.under_floor(&target) {
+    /// A move to the configuration the policy holds for this workload; for
+    /// a fix only where it adds, otherwise anywhere above a known floor. Its
+    /// intent follows from its cost.
+    fn follow_policy(&self, ctx: &Context<'_>, current: &[u64], fix: bool) -> Option<Proposal> {
+        let (target, windows) = self.policy_target(ctx.obs, current, fix)?;
+        if !fix && self.under_floor(&target) {
             return None;
         }
         let (from, to) = (self.space.cost(current), self.space.cost(&target));
@@ -438,7 +435,7 @@ impl Planner {
         // Act on a confirmed violation, or on a likely one when the workload
         // just shifted; one slow call among few is not a violation.
         let urgent = a.violated() || (a.breached() && a.shift.is_some());
-        if urgent && let Some(p) = self.follow_policy(ctx, &current, Intent::Fix) {
+        if urgent && let Some(p) = self.follow_policy(ctx, &current, true) {
             return Some(p);
         }
         // The workload moved to a context the policy knows: go to what held
@@ -446,7 +443,7 @@ impl Planner {
         if !urgent
             && a.shift.is_some()
             && a.incident.is_none()
-            && let Some(p) = self.follow_policy(ctx, &current, Intent::Save)
+            && let Some(p) = self.follow_policy(ctx, &current, false)
         {
             return Some(p);
         }
@@ -482,7 +479,7 @@ impl Planner {
         if a.complete() && roomy {
             // A cheaper configuration known to hold at this load: straight there.
             if let Some(p) = self
-                .follow_policy(ctx, &current, Intent::Save)
+                .follow_policy(ctx, &current, false)
                 .filter(|p| self.space.cost(&p.target) < self.space.cost(&current))
             {
                 return Some(p);
@@ -510,7 +507,8 @@ impl Planner {
             let Some(d) = self.space.dims.get(c.dim) else {
                 continue;
             };
-            if d.knob.is_pinned() || d.hi.partial_cmp(&d.lo) != Some(std::cmp::Ordering::Greater) {
+            // Frozen capacities have no controller; pinned ones stay put.
+            if !d.movable() {
                 continue;
             }
             let spec = c.spec();
@@ -1099,6 +1097,28 @@ mod tests {
         }
     }
 
+    /// The objective the hostile models answer for: p99 under 50 ms.
+    fn p99_goal() -> [Goal; 1] {
+        [Goal {
+            key: "hostile.api/p99".into(),
+            objective: Objective::Latency {
+                quantile: crate::Quantile::P99,
+                threshold: std::time::Duration::from_millis(50),
+            },
+        }]
+    }
+
+    /// A planning context ten windows after the last change, with no anchor.
+    fn context<'a>(obs: &'a Observation, a: &'a Analysis, goals: &'a [Goal]) -> Context<'a> {
+        Context {
+            obs,
+            analysis: a,
+            goals,
+            since_change: 10,
+            anchor: (BTreeMap::new(), 0),
+        }
+    }
+
     fn value() -> impl Strategy<Value = f64> {
         prop_oneof![
             Just(f64::NAN),
@@ -1124,13 +1144,7 @@ mod tests {
         ) {
             let config = Config::default().seed(seed).candidates(64);
             let mut planner = Planner::new(Space::new(&knobs(), &|_| false), &config);
-            let goals = [Goal {
-                key: "hostile.api/p99".into(),
-                objective: Objective::Latency {
-                    quantile: crate::Quantile::P99,
-                    threshold: std::time::Duration::from_millis(50),
-                },
-            }];
+            let goals = p99_goal();
             let (p99, margin) = if violated { (0.08, -0.6) } else { (0.01, 0.8) };
             let obs = observation(p99);
             let a = analysis(margin);
@@ -1157,22 +1171,10 @@ mod tests {
     fn a_model_that_only_answers_nan_changes_nothing() {
         let config = Config::default().candidates(64);
         let mut planner = Planner::new(Space::new(&knobs(), &|_| false), &config);
-        let goals = [Goal {
-            key: "hostile.api/p99".into(),
-            objective: Objective::Latency {
-                quantile: crate::Quantile::P99,
-                threshold: std::time::Duration::from_millis(50),
-            },
-        }];
+        let goals = p99_goal();
         let obs = observation(0.08);
         let a = analysis(-0.6);
-        let ctx = Context {
-            obs: &obs,
-            analysis: &a,
-            goals: &goals,
-            since_change: 10,
-            anchor: (BTreeMap::new(), 0),
-        };
+        let ctx = context(&obs, &a, &goals);
         let current = planner.space.current();
         let nan = Hostile {
             values: vec![f64::NAN],
@@ -1184,22 +1186,10 @@ mod tests {
     fn a_fix_never_lowers_a_costly_knob_whatever_the_model_says() {
         let config = Config::default().candidates(64);
         let mut planner = Planner::new(Space::new(&knobs(), &|_| false), &config);
-        let goals = [Goal {
-            key: "hostile.api/p99".into(),
-            objective: Objective::Latency {
-                quantile: crate::Quantile::P99,
-                threshold: std::time::Duration::from_millis(50),
-            },
-        }];
+        let goals = p99_goal();
         let obs = observation(0.08);
         let a = analysis(-0.6);
-        let ctx = Context {
-            obs: &obs,
-            analysis: &a,
-            goals: &goals,
-            since_change: 10,
-            anchor: (BTreeMap::new(), 0),
-        };
+        let ctx = context(&obs, &a, &goals);
         let current = planner.space.current();
         // Every candidate predicted to meet the objective: the cheapest would
         // cut every costly knob.
@@ -1217,22 +1207,10 @@ mod tests {
     fn a_model_that_predicts_everything_feasible_lowers_cost_within_the_trust_region() {
         let config = Config::default().candidates(64);
         let mut planner = Planner::new(Space::new(&knobs(), &|_| false), &config);
-        let goals = [Goal {
-            key: "hostile.api/p99".into(),
-            objective: Objective::Latency {
-                quantile: crate::Quantile::P99,
-                threshold: std::time::Duration::from_millis(50),
-            },
-        }];
+        let goals = p99_goal();
         let obs = observation(0.01);
         let a = analysis(0.8);
-        let ctx = Context {
-            obs: &obs,
-            analysis: &a,
-            goals: &goals,
-            since_change: 10,
-            anchor: (BTreeMap::new(), 0),
-        };
+        let ctx = context(&obs, &a, &goals);
         let current = planner.space.current();
         let easy = Hostile { values: vec![0.01] };
         let p = planner
