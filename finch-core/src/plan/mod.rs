@@ -507,8 +507,9 @@ impl Planner {
             let Some(d) = self.space.dims.get(c.dim) else {
                 continue;
             };
-            // Frozen capacities have no controller; pinned ones stay put.
-            if !d.movable() {
+            // Capacities are frozen for the search (`movable` is false for
+            // them); only a pin or an empty range stops their controller.
+            if d.knob.is_pinned() || d.hi.partial_cmp(&d.lo) != Some(std::cmp::Ordering::Greater) {
                 continue;
             }
             let spec = c.spec();
