@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use finch::lab::{
     ArmKind, BEST_ARM, BoxError, COLD_ARM, Call, Configuration, DEFAULT_ARM, Experiment, Fault,
-    KnobAxis, ORACLE_ARM, Operation, Phase, Run, Scenario, Subject, WARM_ARM, WindowOutcome,
-    WindowPlan, apply, current,
+    KnobAxis, ORACLE_ARM, Operation, Phase, Run, SWITCHING_ARM, Scenario, Subject, WARM_ARM,
+    WindowOutcome, WindowPlan, apply, current,
 };
 use finch::{Config, Knob, KnobBuilder, Objective, Quantile, SloBuilder, SloRef};
 use rand::{RngExt, SeedableRng};
@@ -161,6 +161,23 @@ async fn every_arm_runs_and_the_report_is_judged_from_the_records() {
     // One pick per segment between shifts: 8 workers only while the rush is slow.
     let picks: Vec<f64> = s.oracle.iter().map(|o| o.config[KNOB]).collect();
     assert_eq!(picks, vec![1.0, 4.0, 8.0, 4.0, 1.0]);
+    // The switching oracle puts those picks in force live, at each segment's
+    // first window; this toy has nothing to warm up, so it does as well.
+    let switching = arm(SWITCHING_ARM);
+    assert_eq!(switching.runs.len(), 3);
+    for r in &switching.runs {
+        assert_eq!(r.windows.len(), 90);
+        let changes: Vec<(u32, f64)> = r
+            .windows
+            .iter()
+            .filter_map(|w| Some((w.index, w.config.as_ref()?[KNOB])))
+            .collect();
+        assert_eq!(
+            changes,
+            vec![(0, 1.0), (30, 4.0), (50, 8.0), (55, 4.0), (60, 1.0)]
+        );
+    }
+    assert_eq!(switching.violating.mean, 0.0);
     // Recovery is counted after each shift (phase starts and the fault's ends).
     assert_eq!(s.shifts, vec![30, 50, 55, 60]);
     assert_eq!(default.recovery.len(), 4);

@@ -82,6 +82,8 @@ pub const DEFAULT_ARM: &str = "static default";
 pub const BEST_ARM: &str = "best static";
 /// The dynamic oracle, per segment between shifts.
 pub const ORACLE_ARM: &str = "dynamic oracle";
+/// The dynamic oracle's picks put in force live, in one run.
+pub const SWITCHING_ARM: &str = "switching oracle";
 /// finch from no knowledge.
 pub const COLD_ARM: &str = "finch cold";
 /// finch from the cold run's knowledge.
@@ -97,6 +99,11 @@ pub const WARM_ARM: &str = "finch warm";
 ///   fault's start and end), the cheapest grid point that violates no more
 ///   windows in that segment than the best static one; stitched from the grid
 ///   runs (switching is free and instant), a lower bound on cost;
+/// - **switching oracle** (in-process subjects): the dynamic oracle's picks
+///   put in force at the first window of each segment, in one run per seed:
+///   switching is instant but not free (a grown cache starts cold, new
+///   connections take time to open), so it shows what the best possible
+///   controller, told every shift the moment it happens, still violates;
 /// - **finch cold** and **finch warm**.
 ///
 /// ```no_run
@@ -255,9 +262,37 @@ impl Experiment {
                     r.arm = BEST_ARM.to_string();
                 }
                 let (picks, oracle_runs) = oracle(scenario, &results, best);
-                oracle_picks = picks;
                 arms.push(ArmSummary::new(BEST_ARM, Some(config.clone()), runs));
                 arms.push(ArmSummary::new(ORACLE_ARM, None, oracle_runs));
+                if let Some(first) = picks.first() {
+                    let kind = ArmKind::Static {
+                        config: first.config.clone(),
+                    };
+                    let probe = Run {
+                        scenario,
+                        arm: SWITCHING_ARM,
+                        kind: &kind,
+                        seed: 0,
+                    };
+                    if subject.finch_config(&probe).is_some() {
+                        let mut switching = Vec::with_capacity(self.seeds.len());
+                        for &seed in &self.seeds {
+                            switching.push(
+                                self.run_once(
+                                    subject,
+                                    scenario,
+                                    SWITCHING_ARM,
+                                    &kind,
+                                    seed,
+                                    &picks,
+                                )
+                                .await?,
+                            );
+                        }
+                        arms.push(ArmSummary::new(SWITCHING_ARM, None, switching));
+                    }
+                }
+                oracle_picks = picks;
                 best_config = Some(config);
             }
         }
@@ -281,7 +316,7 @@ impl Experiment {
                     knowledge: knowledge.clone(),
                 };
                 cold.push(
-                    self.run_once(subject, scenario, COLD_ARM, &kind, seed)
+                    self.run_once(subject, scenario, COLD_ARM, &kind, seed, &[])
                         .await?,
                 );
                 if self.arms.warm {
@@ -290,7 +325,7 @@ impl Experiment {
                         knowledge,
                     };
                     warm.push(
-                        self.run_once(subject, scenario, WARM_ARM, &kind, seed)
+                        self.run_once(subject, scenario, WARM_ARM, &kind, seed, &[])
                             .await?,
                     );
                 }
@@ -319,12 +354,17 @@ impl Experiment {
     ) -> Result<Vec<RunResult>, LabError> {
         let mut runs = Vec::with_capacity(seeds.len());
         for &seed in seeds {
-            runs.push(self.run_once(subject, scenario, arm, kind, seed).await?);
+            runs.push(
+                self.run_once(subject, scenario, arm, kind, seed, &[])
+                    .await?,
+            );
         }
         Ok(runs)
     }
 
-    /// One run through the subject's lifecycle.
+    /// One run through the subject's lifecycle, with each later segment of
+    /// `schedule` (if any) put in force at its first window, in this process
+    /// by knob name: for in-process subjects only.
     async fn run_once<S: Subject>(
         &self,
         subject: &mut S,
@@ -332,6 +372,7 @@ impl Experiment {
         arm: &str,
         kind: &ArmKind,
         seed: u64,
+        schedule: &[OracleSegment],
     ) -> Result<RunResult, LabError> {
         let run = Run {
             scenario,
@@ -389,6 +430,11 @@ impl Experiment {
                         active.retain(|&a| a != i);
                     }
                 }
+            }
+            if !plan.warm_up
+                && let Some(seg) = schedule.iter().skip(1).find(|s| s.from == plan.index)
+            {
+                super::subject::apply(&seg.config).map_err(fail)?;
             }
             calls.clear();
             let outcome = subject

@@ -1,7 +1,8 @@
 //! The proving ground (feature `lab`): experiments that run a service under
 //! scripted workloads and injected faults, in several *arms* (the static
-//! default, every point of a knob grid, a dynamic oracle, finch cold and
-//! warm) over several seeds, and judge every window from the harness's own
+//! default, every point of a knob grid, a dynamic oracle stitched from the
+//! grid and, for in-process subjects, the same oracle switching live, finch
+//! cold and warm) over several seeds, and judge every window from the harness's own
 //! per-request records, never from finch's monitor: changing how finch
 //! measures cannot change the score.
 //!
@@ -45,7 +46,8 @@ mod stats;
 mod subject;
 
 pub use experiment::{
-    Arms, BEST_ARM, COLD_ARM, DEFAULT_ARM, Experiment, LabError, ORACLE_ARM, WARM_ARM,
+    Arms, BEST_ARM, COLD_ARM, DEFAULT_ARM, Experiment, LabError, ORACLE_ARM, SWITCHING_ARM,
+    WARM_ARM,
 };
 pub use judge::{LOOKBACK, RULE, Verdict};
 pub use report::{ArmSummary, OracleSegment, Report, RunResult, ScenarioReport, WindowResult};

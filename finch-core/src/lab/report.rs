@@ -6,7 +6,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::experiment::{BEST_ARM, COLD_ARM, DEFAULT_ARM, LabError, ORACLE_ARM, WARM_ARM};
+use super::experiment::{
+    BEST_ARM, COLD_ARM, DEFAULT_ARM, LabError, ORACLE_ARM, SWITCHING_ARM, WARM_ARM,
+};
 use super::scenario::Scenario;
 use super::stats::Estimate;
 use super::subject::{Configuration, KnobAxis, Operation};
@@ -307,7 +309,14 @@ impl Report {
             "| all scenarios (mean of scenario means) | violating windows (%) | cost ÷ best static |"
         );
         let _ = writeln!(md, "|---|---:|---:|");
-        for arm in [DEFAULT_ARM, BEST_ARM, ORACLE_ARM, COLD_ARM, WARM_ARM] {
+        for arm in [
+            DEFAULT_ARM,
+            BEST_ARM,
+            ORACLE_ARM,
+            SWITCHING_ARM,
+            COLD_ARM,
+            WARM_ARM,
+        ] {
             let rows: Vec<(f64, Option<f64>)> = self
                 .scenarios
                 .iter()

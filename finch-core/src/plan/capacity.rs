@@ -17,8 +17,9 @@
 //!
 //! Contention: when a growth makes each call hold its unit longer (more
 //! connections slowing the database), the growth did not help; the controller
-//! returns to the smaller size and does not grow past it again while the load
-//! is no heavier than when it learned that.
+//! returns to the smaller size and does not grow past it again for a while,
+//! whatever the load: units the resource behind cannot use do not become
+//! useful under more load.
 
 use std::collections::VecDeque;
 
@@ -92,7 +93,6 @@ struct Growth {
 #[derive(Clone, Copy, Debug)]
 struct Ceiling {
     size: f64,
-    rate: f64,
     until: u64,
 }
 
@@ -189,7 +189,6 @@ impl Controller {
             if similar && hold > g.hold * CONTENTION && g.from < size {
                 self.ceiling = Some(Ceiling {
                     size: g.from,
-                    rate: load.rate,
                     until: seq + CEILING_WINDOWS,
                 });
                 return Some(Sizing {
@@ -236,7 +235,6 @@ impl Controller {
             let back = (size * STEP_BACK).floor().max(floor).min(size - 1.0);
             self.ceiling = Some(Ceiling {
                 size: back,
-                rate: load.rate,
                 until: seq + CEILING_WINDOWS,
             });
             self.growth = None;
@@ -269,7 +267,6 @@ impl Controller {
         }
         let mut capped = None;
         if let Some(c) = self.ceiling
-            && load.rate <= c.rate * SIMILAR_RATE
             && target > c.size
         {
             capped = Some(c.size);
