@@ -117,6 +117,7 @@ impl Engine {
             &slos,
             cfg.signals.clone(),
             cfg.process_signals,
+            knobs.clone(),
             space.current(),
         );
         let pressure = knobs
@@ -574,6 +575,9 @@ impl Engine {
 
         let (analysis, cpu) = on_cpu(|| self.analyzer.analyze(&obs, &samples));
         self.cpu += cpu;
+        // A knob changed during the window: it mixes two configurations and
+        // judges no change.
+        let mixed = !obs.clean;
         let mut obs = obs;
         // A settling window still carries the previous configuration's backlog.
         obs.clean &= !analysis.settling;
@@ -606,7 +610,7 @@ impl Engine {
             self.log_decision(&d);
             judged = Some(d);
         }
-        if let Some(j) = self.executor.verify(&analysis) {
+        if !mixed && let Some(j) = self.executor.verify(&analysis) {
             let p = j.pending;
             self.planner
                 .feedback(&p.after, p.intent, p.probe, j.verdict);
@@ -973,8 +977,9 @@ impl Engine {
                 DecisionOutcome::ApplyFailed { reason: e }
             }
         };
+        // The window under way now mixes two configurations: the monitor
+        // sees the change and marks it so.
         self.since_change = 0;
-        self.monitor.start_window(self.planner.space.current());
         self.log_decision(&d);
         Ok(d)
     }

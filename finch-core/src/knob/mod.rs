@@ -64,6 +64,8 @@ struct Shared<T> {
     watch: watch::Sender<T>,
     applier: RwLock<Option<Applier>>,
     pinned: AtomicBool,
+    /// Values published for this knob so far.
+    changes: AtomicU64,
 }
 
 impl<T: KnobValue> Knob<T> {
@@ -194,6 +196,7 @@ impl<T: KnobValue> Knob<T> {
             watch: watch::Sender::new(self.get()),
             applier: RwLock::new(None),
             pinned: AtomicBool::new(false),
+            changes: AtomicU64::new(0),
         })
     }
 }
