@@ -543,6 +543,70 @@ mod tests {
         assert!(err.to_string().contains("FINCH_OBSERVE_ONLY"), "{err}");
     }
 
+    const VARS: [&str; 10] = [
+        "FINCH_INTERVAL",
+        "FINCH_OBSERVE_ONLY",
+        "FINCH_SEED",
+        "FINCH_FROZEN",
+        "FINCH_KNOBS",
+        "FINCH_SLOS",
+        "FINCH_MAX_STEP",
+        "FINCH_MARGIN",
+        "FINCH_COOLDOWN",
+        "FINCH_INSTANCE",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Any environment is read without a panic: it configures the loop,
+        /// or the error names the variable at fault.
+        #[test]
+        fn any_environment_configures_or_names_the_bad_variable(
+            values in proptest::collection::vec(
+                proptest::option::of(proptest::prop_oneof![
+                    proptest::prelude::any::<String>(),
+                    "[-+]?[0-9.]{0,24}(e[-+]?[0-9]{1,4})? ?(ns|us|µs|ms|s|m|min|h)?",
+                    "[a-z, .]{0,20}",
+                ]),
+                VARS.len(),
+            )
+        ) {
+            let lookup = |name: &str| {
+                VARS.iter().position(|v| *v == name).and_then(|i| values[i].clone())
+            };
+            match Config::default().with_vars(lookup) {
+                Ok(c) => {
+                    // Validation of what the environment set never panics either.
+                    let _ = c.validate();
+                }
+                Err(e) => {
+                    let e = e.to_string();
+                    proptest::prop_assert!(VARS.iter().any(|v| e.contains(v)), "{}", e);
+                }
+            }
+        }
+
+        #[test]
+        fn well_formed_values_are_taken(
+            ms in 10u64..=86_400_000,
+            seed in proptest::prelude::any::<u64>(),
+            margin in 0.0f64..0.9,
+        ) {
+            let lookup = |name: &str| match name {
+                "FINCH_INTERVAL" => Some(format!("{ms}ms")),
+                "FINCH_SEED" => Some(seed.to_string()),
+                "FINCH_MARGIN" => Some(margin.to_string()),
+                _ => None,
+            };
+            let c = Config::default().with_vars(lookup).unwrap();
+            proptest::prop_assert_eq!(c.interval, Duration::from_millis(ms));
+            proptest::prop_assert_eq!(c.seed, seed);
+            proptest::prop_assert_eq!(c.margin, margin);
+            proptest::prop_assert!(c.validate().is_ok());
+        }
+    }
+
     #[test]
     fn incoherent_settings_are_refused() {
         assert!(Config::default().validate().is_ok());

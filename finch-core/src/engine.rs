@@ -17,7 +17,7 @@ use crate::error::StoreError;
 use crate::execute::{Baseline, Change, Decision, DecisionKind, DecisionOutcome, Executor};
 use crate::export;
 use crate::knob::KnobRef;
-use crate::knowledge::{Journal, ModelBlob, Numbering, Record};
+use crate::knowledge::{Journal, ModelBlob, Numbering, Record, seal, unseal};
 use crate::monitor::{Monitor, Observation, SloSample, sli_key};
 use crate::plan::model::{self, Models, TrainError};
 use crate::plan::space::Space;
@@ -117,6 +117,7 @@ impl Engine {
             &slos,
             cfg.signals.clone(),
             cfg.process_signals,
+            knobs.clone(),
             space.current(),
         );
         let pressure = knobs
@@ -288,11 +289,7 @@ impl Engine {
             self.remember(d);
         }
         if let Some(blob) = knowledge.model {
-            // A damaged blob must not take the loop down with it.
-            let decoded = std::panic::catch_unwind(|| Models::from_bytes(&blob.bytes))
-                .map_err(|panic| format!("its decoder panicked: {}", panic_message(&*panic)))
-                .and_then(|m| m.map_err(|e| e.to_string()));
-            match decoded {
+            match decode_model(&blob.bytes) {
                 Ok(m) => {
                     if self.planner.set_models(Arc::new(m)) {
                         tracing::info!(
@@ -574,6 +571,9 @@ impl Engine {
 
         let (analysis, cpu) = on_cpu(|| self.analyzer.analyze(&obs, &samples));
         self.cpu += cpu;
+        // A knob changed during the window: it mixes two configurations and
+        // judges no change.
+        let mixed = !obs.clean;
         let mut obs = obs;
         // A settling window still carries the previous configuration's backlog.
         obs.clean &= !analysis.settling;
@@ -606,7 +606,7 @@ impl Engine {
             self.log_decision(&d);
             judged = Some(d);
         }
-        if let Some(j) = self.executor.verify(&analysis) {
+        if !mixed && let Some(j) = self.executor.verify(&analysis) {
             let p = j.pending;
             self.planner
                 .feedback(&p.after, p.intent, p.probe, j.verdict);
@@ -800,7 +800,7 @@ impl Engine {
                 let blob = ModelBlob {
                     instance: self.cfg.instance.clone(),
                     at_ms: now_ms(),
-                    bytes,
+                    bytes: seal(&bytes),
                 };
                 let store = Arc::clone(self.journal.store());
                 match tokio::time::timeout(self.store_timeout() * 5, store.save_model(blob)).await {
@@ -973,8 +973,9 @@ impl Engine {
                 DecisionOutcome::ApplyFailed { reason: e }
             }
         };
+        // The window under way now mixes two configurations: the monitor
+        // sees the change and marks it so.
         self.since_change = 0;
-        self.monitor.start_window(self.planner.space.current());
         self.log_decision(&d);
         Ok(d)
     }
@@ -1031,6 +1032,15 @@ async fn ask<T>(
             None
         }
     }
+}
+
+/// A stored model, checked (seal and checksum) before it is decoded; a
+/// damaged blob is refused and must not take the loop down with it.
+fn decode_model(blob: &[u8]) -> Result<Models, String> {
+    let bytes = unseal(blob)?;
+    std::panic::catch_unwind(|| Models::from_bytes(bytes))
+        .map_err(|panic| format!("its decoder panicked: {}", panic_message(&*panic)))?
+        .map_err(|e| e.to_string())
 }
 
 /// Runs `f` and measures the CPU time this thread spent in it.
@@ -1111,6 +1121,23 @@ mod tests {
         ) -> crate::BoxFuture<'_, Result<Vec<crate::monitor::Signal>, crate::monitor::SignalError>>
         {
             panic!("injected sampling panic")
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+
+        /// Stored model bytes from anywhere are refused with an error or
+        /// decoded; the decoder never panics on them.
+        #[test]
+        fn any_stored_model_is_refused_or_decoded_without_a_panic(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048)
+        ) {
+            for blob in [bytes.clone(), seal(&bytes)] {
+                if let Err(e) = decode_model(&blob) {
+                    proptest::prop_assert!(!e.contains("panicked"), "{}", e);
+                }
+            }
         }
     }
 

@@ -1,8 +1,10 @@
-//! Rollback: a change whose applier fails or times out is undone at once, and a
-//! cost cut that breaks an objective is undone after verification and not
+//! Rollback: a change whose applier fails, times out or blocks its thread is
+//! undone at once (and the loop goes on meanwhile), and a cost cut that breaks an objective is undone after verification and not
 //! tried again at that load.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::channel;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use finch_core::execute::DecisionOutcome;
@@ -148,5 +150,55 @@ async fn an_applier_that_hangs_times_out_and_is_rolled_back() {
         assert!(svc.pool.get() >= 7);
     }
     assert!(timed_out, "the hanging applier was cut off");
+    finch.shutdown().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_applier_that_blocks_its_thread_cannot_stall_the_loop() {
+    let svc = Service::new("rollback.blocking");
+    // A synchronous call inside the applier that does not return until the
+    // test releases it (or, as a fallback, after ten seconds).
+    let (release, gate) = channel::<()>();
+    let gate = Arc::new(Mutex::new(gate));
+    let returned = Arc::new(AtomicBool::new(false));
+    {
+        let returned = Arc::clone(&returned);
+        svc.pool.set_applier(move |size: u32| {
+            let (gate, returned) = (Arc::clone(&gate), Arc::clone(&returned));
+            async move {
+                if size < 7 {
+                    let gate = gate.lock().unwrap_or_else(|p| p.into_inner());
+                    let _ = gate.recv_timeout(Duration::from_secs(10));
+                    returned.store(true, Ordering::SeqCst);
+                }
+                Ok(())
+            }
+        });
+    }
+    let finch = svc.start(Config::default().apply_timeout(Duration::from_millis(50)));
+    let mut failed = Vec::new();
+    for w in 0..30 {
+        svc.serve(w);
+        let tick = finch.tick().await.unwrap();
+        if let Some(DecisionOutcome::ApplyFailed { reason }) = tick.decision.map(|d| d.outcome) {
+            assert!(
+                !returned.load(Ordering::SeqCst),
+                "the loop went on while the applier was still blocked"
+            );
+            failed.push(reason);
+        }
+        assert!(svc.pool.get() >= 7, "the blocked change is rolled back");
+        assert_eq!(finch.status().iterations, w + 1, "the status stays live");
+    }
+    assert!(
+        !failed.is_empty(),
+        "the loop tried a cut the applier blocked"
+    );
+    assert!(failed[0].contains("timed out"), "{failed:?}");
+    assert!(
+        failed[1..].iter().all(|r| r.contains("has not returned")),
+        "a blocked applier is not called again meanwhile: {failed:?}"
+    );
+    release.send(()).unwrap();
     finch.shutdown().await;
 }

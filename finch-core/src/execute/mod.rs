@@ -1,15 +1,16 @@
 //! Execute: publish a plan as one generation, run the appliers of knobs that
-//! drive something external (with a timeout), undo the change at once if one
-//! fails, and judge the change on the windows that follow: a sequential test
+//! drive something external (each on a thread of its own, with a timeout, so
+//! one that blocks cannot stall the loop), undo the change at once if one
+//! fails or times out, and judge the change on the windows that follow: a sequential test
 //! on bad events against their level before the change, over as many windows
 //! as it takes (up to a cap), skipping the windows that settle.
 
 mod decision;
+mod lanes;
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
-use tokio::task::JoinSet;
+use futures_util::future::join_all;
 
 pub use decision::{Change, Decision, DecisionKind, DecisionOutcome};
 
@@ -18,7 +19,7 @@ use crate::analyze::stats::{Conclusion, Sprt, binomial_llr};
 use crate::knob::{ErasedKnob, publish};
 use crate::plan::space::Space;
 use crate::plan::{Intent, Verdict};
-use crate::util::panic_message;
+use lanes::{Lanes, timed_out};
 
 /// A change being verified.
 pub(crate) struct Pending {
@@ -85,6 +86,7 @@ impl Baseline {
 pub(crate) struct Executor {
     timeout: Duration,
     pending: Option<Pending>,
+    lanes: Lanes,
 }
 
 impl Executor {
@@ -92,6 +94,7 @@ impl Executor {
         Executor {
             timeout,
             pending: None,
+            lanes: Lanes::default(),
         }
     }
 
@@ -128,38 +131,40 @@ impl Executor {
         Ok(generation)
     }
 
+    /// Runs the appliers of `changes`, each on its knob's lane, and waits for
+    /// their answers up to the timeout; the first error, if any.
     async fn run_appliers(&self, changes: &[(&dyn ErasedKnob, u64)]) -> Result<(), String> {
-        let mut set = JoinSet::new();
         let mut first_error = None;
+        let mut answers = Vec::new();
         for (knob, bits) in changes {
-            if let Some(applier) = knob.applier() {
-                let name = knob.name().to_string();
-                // The synchronous part of an applier runs here, on the loop's task.
-                let fut = match catch_unwind(AssertUnwindSafe(|| applier(*bits))) {
-                    Ok(fut) => fut,
-                    Err(panic) => {
-                        first_error.get_or_insert(format!(
-                            "applier of `{name}` panicked: {}",
-                            panic_message(&*panic)
-                        ));
-                        continue;
-                    }
-                };
-                let timeout = self.timeout;
-                set.spawn(async move {
-                    match tokio::time::timeout(timeout, fut).await {
-                        Ok(Ok(())) => Ok(()),
-                        Ok(Err(e)) => Err(format!("applier of `{name}` failed: {e}")),
-                        Err(_) => Err(format!("applier of `{name}` timed out after {timeout:?}")),
-                    }
-                });
+            let Some(applier) = knob.applier() else {
+                continue;
+            };
+            match self.lanes.submit(knob.name(), applier, *bits, self.timeout) {
+                Ok(answer) => answers.push((knob.name(), answer)),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
             }
         }
-        while let Some(joined) = set.join_next().await {
-            let result = joined.unwrap_or_else(|e| Err(format!("an applier panicked: {e}")));
-            if let Err(e) = result {
-                first_error.get_or_insert(e);
+        let timeout = self.timeout;
+        let results = join_all(answers.into_iter().map(|(name, answer)| async move {
+            match tokio::time::timeout(timeout, answer).await {
+                Ok(Ok(result)) => result,
+                Ok(Err(_)) => Err(format!("the applier of `{name}` ended without an answer")),
+                Err(_) => {
+                    tracing::warn!(
+                        knob = name,
+                        "finch: an applier is still running after its timeout; \
+                         the knob's next applier calls wait for it"
+                    );
+                    Err(timed_out(name, timeout))
+                }
             }
+        }))
+        .await;
+        for e in results.into_iter().filter_map(Result::err) {
+            first_error.get_or_insert(e);
         }
         first_error.map_or(Ok(()), Err)
     }

@@ -14,8 +14,12 @@ pub(crate) trait ErasedKnob: Send + Sync {
     fn doc(&self) -> &str;
     fn kind(&self) -> KnobKind;
     fn bits(&self) -> u64;
-    /// Stores an already checked encoding. Only the publisher calls this.
+    /// Stores an already checked encoding and counts the change. Only the
+    /// publisher calls this.
     fn store(&self, bits: u64);
+    /// How many times a value was published for this knob: a window whose
+    /// count moved saw a change, even one set back before it closed.
+    fn changes(&self) -> u64;
     /// Tells watchers the value in force.
     fn notify(&self);
     fn value_of(&self, bits: u64) -> Value;
@@ -63,6 +67,13 @@ impl<T: KnobValue> ErasedKnob for Knob<T> {
 
     fn store(&self, bits: u64) {
         self.bits.store(bits, Ordering::Release);
+        self.shared().changes.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn changes(&self) -> u64 {
+        self.shared
+            .get()
+            .map_or(0, |s| s.changes.load(Ordering::Acquire))
     }
 
     fn notify(&self) {

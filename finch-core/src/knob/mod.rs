@@ -32,7 +32,7 @@ use crate::error::{ApplyError, KnobError};
 use crate::util::BoxFuture;
 
 /// An applier carries a knob's new value to what the knob drives (a pool, a
-/// database setting). It runs on the loop's executor with a timeout.
+/// database setting). It runs on a thread of the knob's own, with a timeout.
 pub(crate) type Applier =
     Arc<dyn Fn(u64) -> BoxFuture<'static, Result<(), ApplyError>> + Send + Sync>;
 
@@ -64,6 +64,8 @@ struct Shared<T> {
     watch: watch::Sender<T>,
     applier: RwLock<Option<Applier>>,
     pinned: AtomicBool,
+    /// Values published for this knob so far.
+    changes: AtomicU64,
 }
 
 impl<T: KnobValue> Knob<T> {
@@ -158,7 +160,13 @@ impl<T: KnobValue> Knob<T> {
     }
 
     /// Installs the applier the loop runs (with a timeout) whenever it changes this
-    /// knob; when it fails, the loop rolls the change back. Replaces any earlier one.
+    /// knob; when it fails or times out, the loop rolls the change back.
+    /// Replaces any earlier one.
+    ///
+    /// The applier runs on a thread of the knob's own, one call at a time, so
+    /// it may block (a synchronous database call) without stalling the loop;
+    /// a call that outlives `Config::apply_timeout` counts as failed, and the
+    /// call restoring the previous value runs once it has returned.
     ///
     /// ```
     /// # use finch_core::{ApplyError, KnobBuilder};
@@ -188,6 +196,7 @@ impl<T: KnobValue> Knob<T> {
             watch: watch::Sender::new(self.get()),
             applier: RwLock::new(None),
             pinned: AtomicBool::new(false),
+            changes: AtomicU64::new(0),
         })
     }
 }

@@ -118,6 +118,32 @@ pub trait KnowledgeStore: Send + Sync + 'static {
     }
 }
 
+/// A model's bytes start with this, then the CRC-32 of the rest (u32 LE), in
+/// every store: a blob damaged anywhere on its way is refused before it is
+/// decoded.
+const SEAL: &[u8; 8] = b"finchSM1";
+
+/// `model` with the seal and checksum that [`unseal`] checks.
+pub(crate) fn seal(model: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(SEAL.len() + 4 + model.len());
+    out.extend_from_slice(SEAL);
+    out.extend_from_slice(&crc32fast::hash(model).to_le_bytes());
+    out.extend_from_slice(model);
+    out
+}
+
+/// The model inside a sealed blob, or why the blob is refused.
+pub(crate) fn unseal(blob: &[u8]) -> Result<&[u8], String> {
+    let rest = blob
+        .strip_prefix(SEAL.as_slice())
+        .ok_or("it is not a sealed finch model (written by another version?)")?;
+    let (crc, model) = rest.split_first_chunk::<4>().ok_or("it is cut short")?;
+    if crc32fast::hash(model) != u32::from_le_bytes(*crc) {
+        return Err("its checksum does not match (damaged)".into());
+    }
+    Ok(model)
+}
+
 /// Keeps the latest state of each decision, in order of first appearance.
 pub(crate) fn latest_decisions(decisions: impl IntoIterator<Item = Decision>) -> Vec<Decision> {
     let mut out: Vec<Decision> = Vec::new();
@@ -131,4 +157,39 @@ pub(crate) fn latest_decisions(decisions: impl IntoIterator<Item = Decision>) ->
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// A sealed blob cut short or with any bit flipped is refused.
+        #[test]
+        fn a_damaged_blob_is_refused(
+            model in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+            at in proptest::prelude::any::<proptest::sample::Index>(),
+            bit in 0u8..8,
+            cut in proptest::prelude::any::<bool>(),
+        ) {
+            let mut blob = seal(&model);
+            proptest::prop_assert_eq!(unseal(&blob), Ok(model.as_slice()));
+            let at = at.index(blob.len());
+            if cut {
+                blob.truncate(at);
+            } else {
+                blob[at] ^= 1 << bit;
+            }
+            proptest::prop_assert!(unseal(&blob).is_err());
+        }
+
+        #[test]
+        fn arbitrary_bytes_are_refused(
+            blob in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)
+        ) {
+            proptest::prop_assert!(unseal(&blob).is_err());
+        }
+    }
 }

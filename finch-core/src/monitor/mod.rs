@@ -15,6 +15,7 @@ pub use occupancy::{Held, Occupancy, Usage};
 pub(crate) use process::ProcessSampler;
 pub use signals::{Signal, SignalError, SignalRole, SignalSource};
 
+use crate::knob::KnobRef;
 use crate::slo::{SloReader, SloRef, SloWindow};
 
 /// One SLO's window with the SLIs of its objectives (`None`: too few calls to
@@ -59,6 +60,14 @@ pub(crate) struct Monitor {
     last: Instant,
     seq: u64,
     window_bits: Vec<u64>,
+    /// The managed knobs, and how many changes each had when the window began.
+    knobs: Vec<KnobRef>,
+    window_changes: Vec<u64>,
+}
+
+/// How many changes each knob had so far.
+fn changes(knobs: &[KnobRef]) -> Vec<u64> {
+    knobs.iter().map(|k| k.erased().changes()).collect()
 }
 
 impl Monitor {
@@ -66,9 +75,12 @@ impl Monitor {
         slos: &[SloRef],
         sources: Vec<Arc<dyn SignalSource>>,
         process_signals: bool,
+        knobs: Vec<KnobRef>,
         bits: Vec<u64>,
     ) -> Self {
         Monitor {
+            window_changes: changes(&knobs),
+            knobs,
             readers: slos.iter().map(SloRef::reader).collect(),
             pooled: slos.iter().map(|_| None).collect(),
             sources,
@@ -85,13 +97,18 @@ impl Monitor {
     }
 
     /// Marks the start of the next window with the knob values in force, after
-    /// the executor has published its changes.
+    /// the executor has published its changes. A change published later (an
+    /// operator's pin, a `Knob::set`) falls in the window and makes it mixed.
     pub(crate) fn start_window(&mut self, bits: Vec<u64>) {
         self.window_bits = bits;
+        self.window_changes = changes(&self.knobs);
     }
 
     /// Closes the window: drains every SLO, samples every signal.
-    /// `nominal` is the window length to use (manual ticks), else the time elapsed.
+    /// `nominal` is the window length to use (manual ticks), else the time
+    /// elapsed; `knobs` and `bits` are the configuration in force at its end.
+    /// A window during which any knob changed ran under two configurations:
+    /// it is not clean, and it is pooled with no other.
     pub(crate) async fn observe(
         &mut self,
         nominal: Option<Duration>,
@@ -104,6 +121,7 @@ impl Monitor {
         let length = nominal.unwrap_or_else(|| now.duration_since(self.last));
         self.last = now;
         self.seq += 1;
+        let clean = bits == self.window_bits && changes(&self.knobs) == self.window_changes;
 
         let mut obs = Observation {
             instance: instance.to_string(),
@@ -113,7 +131,7 @@ impl Monitor {
                 .map_or(0, |d| d.as_millis() as u64),
             length_secs: length.as_secs_f64(),
             generation: crate::knob::snapshot().generation(),
-            clean: bits == self.window_bits,
+            clean,
             knobs,
             workload: BTreeMap::new(),
             signals: BTreeMap::new(),
@@ -126,14 +144,14 @@ impl Monitor {
             // A window too quiet to measure is pooled with the next ones (under
             // the same knob values): the SLIs then cover the pooled span.
             let (window, windows) = match pooled.take() {
-                Some(p) if p.bits == self.window_bits => {
+                Some(p) if clean && p.bits == self.window_bits => {
                     (p.window.merge(fresh.clone()), p.windows + 1)
                 }
                 _ => (fresh.clone(), 1),
             };
             let length = window.length;
             let min_calls = min_calls(reader.slo());
-            if window.calls < min_calls && windows < MAX_POOLED {
+            if clean && window.calls < min_calls && windows < MAX_POOLED {
                 *pooled = Some(Pooled {
                     window: window.clone(),
                     windows,
