@@ -64,6 +64,8 @@ struct Shared<T> {
     watch: watch::Sender<T>,
     applier: RwLock<Option<Applier>>,
     pinned: AtomicBool,
+    /// Who else drives the knob, while something else does ([`Knob::hold`]).
+    held: RwLock<Option<String>>,
 }
 
 impl<T: KnobValue> Knob<T> {
@@ -182,12 +184,39 @@ impl<T: KnobValue> Knob<T> {
         *slot = Some(applier);
     }
 
+    /// Marks the knob as driven from elsewhere (`Some(by)`, saying by whom) or
+    /// hands it back to the loop (`None`). While it is held the loop treats it
+    /// as context: it records its value but never changes it, as for a pin, and
+    /// [`KnobInfo::held_by`] reports `by`. finch-postgres holds the knob of a
+    /// server-wide setting that another instance owns.
+    ///
+    /// ```
+    /// # use finch_core::{knob_by_name, KnobBuilder};
+    /// let knob = KnobBuilder::new("doc.knob.hold", 4u32).bounds(1, 8).register()?;
+    /// knob.hold(Some("instance api-2".into()));
+    /// let held = knob_by_name("doc.knob.hold").unwrap();
+    /// assert!(held.is_pinned());
+    /// assert_eq!(held.info().held_by.as_deref(), Some("instance api-2"));
+    /// knob.hold(None);
+    /// assert!(!held.is_pinned());
+    /// # Ok::<(), finch_core::KnobError>(())
+    /// ```
+    pub fn hold(&self, by: Option<String>) {
+        let mut slot = self
+            .shared()
+            .held
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *slot = by;
+    }
+
     fn shared(&self) -> &Shared<T> {
         self.shared.get_or_init(|| Shared {
             id: OnceLock::new(),
             watch: watch::Sender::new(self.get()),
             applier: RwLock::new(None),
             pinned: AtomicBool::new(false),
+            held: RwLock::new(None),
         })
     }
 }
