@@ -116,6 +116,18 @@ pub enum PgError {
         /// `pg_settings.source` of the value in force.
         source_name: String,
     },
+    /// Another finch instance owns this server-wide setting.
+    #[error(
+        "setting `{name}` is server-wide and owned by {owner}: only the owner changes and restores it. \
+         This instance reads it as context and takes it over when the owner stops; to tune it from \
+         here, stop the owner"
+    )]
+    NotOwner {
+        /// The setting.
+        name: String,
+        /// Who owns it.
+        owner: String,
+    },
     /// No setting of this tuner has this name.
     #[error(
         "this tuner does not manage setting `{name}`; declare it with `PgTunerBuilder::setting`"

@@ -28,8 +28,12 @@
 //! \c appdb
 //! GRANT EXECUTE ON FUNCTION pg_reload_conf() TO app;           -- per database
 //! GRANT pg_monitor TO app;                                     -- pg_stat_activity of every role
-//! GRANT CREATE ON DATABASE appdb TO app;                       -- the store creates schema `finch`
+//! GRANT CREATE ON DATABASE appdb TO app;                       -- schema `finch`: the store, and the
+//!                                                              -- originals of ALTER SYSTEM settings
 //! ```
+//!
+//! `pg_monitor` (through `pg_read_all_settings`) also lets the tuner read a
+//! server-wide setting's original entry from postgresql.auto.conf itself.
 //!
 //! `user`-context settings such as `work_mem` need nothing: any role may `SET`
 //! them on its own sessions. [`PgTunerBuilder::build`] checks these privileges
@@ -44,6 +48,7 @@
 //! `on`/`off` produced by finch, validated and written as a quoted literal.
 
 mod error;
+mod owner;
 mod pool;
 mod sessions;
 mod setting;
@@ -52,6 +57,7 @@ mod store;
 mod tuner;
 
 pub use error::PgError;
+pub use owner::Ownership;
 pub use pool::Resized;
 pub use sessions::SessionSettings;
 pub use setting::{Kind, Scope, Setting, SettingValue};

@@ -22,18 +22,33 @@ pub struct Resized {
 /// opened in parallel, while the pool is below its maximum (each runs
 /// `post_create`).
 pub(crate) async fn checkout(pool: &Pool, count: usize) -> Result<Vec<Object>, PgError> {
+    take(pool, count, None).await
+}
+
+/// As [`checkout`]; with `new_since`, keeps only connections opened since
+/// then, handing any other back to the pool at once.
+async fn take(
+    pool: &Pool,
+    count: usize,
+    new_since: Option<Instant>,
+) -> Result<Vec<Object>, PgError> {
     let mut timeouts = pool.timeouts();
     timeouts.wait = Some(Duration::ZERO);
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..count {
         let pool = pool.clone();
-        tasks.spawn(async move { pool.timeout_get(&timeouts).await });
+        tasks.spawn(async move {
+            let obj = pool.timeout_get(&timeouts).await?;
+            let m = Object::metrics(&obj);
+            let keep = new_since.is_none_or(|t| m.recycle_count == 0 && m.created >= t);
+            Ok::<Option<Object>, PoolError>(keep.then_some(obj))
+        });
     }
     let mut held = Vec::with_capacity(count);
     let mut failed = None;
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok(Ok(obj)) => held.push(obj),
+            Ok(Ok(obj)) => held.extend(obj),
             Ok(Err(PoolError::Timeout(_))) => {}
             Ok(Err(e)) => failed = Some(PgError::from(e)),
             Err(e) => {
@@ -49,26 +64,21 @@ pub(crate) async fn checkout(pool: &Pool, count: usize) -> Result<Vec<Object>, P
     }
 }
 
-/// Resizes the pool to `size`. When it grows, opens the new connections at once
-/// (holding the idle ones meanwhile so that new ones must be created) and
-/// returns them to the pool idle, so the first requests after the growth do not
-/// pay for connection set-up.
+/// Resizes the pool to `size`. It needs no connection of the pool: a pool
+/// whose every connection is checked out grows all the same. When it grows,
+/// `prewarm` is set and no connection is idle (the growth answers demand),
+/// it opens connections for the new slots at once and returns them idle, so
+/// the first requests after the growth do not pay for connection set-up.
+/// It never holds an idle connection: with idle ones there is nothing to
+/// warm (they serve the next requests), and one handed to it while it opens
+/// goes back at once, so the service is never kept from its connections.
 pub(crate) async fn resize(pool: &Pool, size: usize, prewarm: bool) -> Result<Resized, PgError> {
     let before = pool.status();
     pool.resize(size);
     let mut warmed = 0;
-    if prewarm && size > before.max_size {
-        let started = Instant::now();
-        let now = pool.status();
-        let want = now.available + size.saturating_sub(now.size);
-        let held = checkout(pool, want).await?;
-        warmed = held
-            .iter()
-            .filter(|o| {
-                let m = Object::metrics(o);
-                m.recycle_count == 0 && m.created >= started
-            })
-            .count();
+    let now = pool.status();
+    if prewarm && size > before.max_size && now.available == 0 {
+        warmed = open(pool, size.saturating_sub(now.size)).await?;
     }
     tracing::info!(
         from = before.max_size,
@@ -81,4 +91,12 @@ pub(crate) async fn resize(pool: &Pool, size: usize, prewarm: bool) -> Result<Re
         to: size,
         warmed,
     })
+}
+
+/// Opens up to `count` new connections in parallel without waiting for a free
+/// slot, and returns them to the pool idle once all are open (holding them
+/// until then, so that each task opens one); an idle connection a task is
+/// handed instead goes back at once. Returns how many were opened.
+async fn open(pool: &Pool, count: usize) -> Result<usize, PgError> {
+    Ok(take(pool, count, Some(Instant::now())).await?.len())
 }

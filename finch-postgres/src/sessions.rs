@@ -115,6 +115,19 @@ impl SessionSettings {
         self.inner.generation.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// Sends every managed setting to `client`, a connection outside the pool
+    /// (to check a value while every pooled connection is busy).
+    pub(crate) async fn apply_to(
+        &self,
+        client: &tokio_postgres::Client,
+    ) -> Result<(), tokio_postgres::Error> {
+        let (names, values): (Vec<String>, Vec<Option<String>>) = self.values().into_iter().unzip();
+        if !names.is_empty() {
+            client.query(SYNC_SQL, &[&names, &values]).await?;
+        }
+        Ok(())
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.inner
             .state

@@ -183,12 +183,11 @@ pub(crate) struct Info {
     pub(crate) reset_val: String,
     pub(crate) setting: String,
     pub(crate) source: String,
-    pub(crate) sourcefile: Option<String>,
     pub(crate) pending_restart: bool,
 }
 
 pub(crate) const INFO_SQL: &str = "SELECT name, vartype, unit, context, min_val, max_val, \
-     reset_val, setting, source, sourcefile, pending_restart FROM pg_settings WHERE name = $1";
+     reset_val, setting, source, pending_restart FROM pg_settings WHERE name = $1";
 
 impl Info {
     pub(crate) fn from_row(row: &Row) -> Result<Info, tokio_postgres::Error> {
@@ -203,8 +202,7 @@ impl Info {
             reset_val: row.try_get(6)?,
             setting: row.try_get(7)?,
             source: row.try_get(8)?,
-            sourcefile: row.try_get(9)?,
-            pending_restart: row.try_get(10)?,
+            pending_restart: row.try_get(9)?,
         })
     }
 
@@ -307,15 +305,6 @@ impl Info {
             None => v,
         }
     }
-
-    /// Whether ALTER SYSTEM set the value in force (so restoring means setting it back).
-    pub(crate) fn set_by_alter_system(&self) -> bool {
-        self.source == "configuration file"
-            && self
-                .sourcefile
-                .as_deref()
-                .is_some_and(|f| f.ends_with("postgresql.auto.conf"))
-    }
 }
 
 /// Whether two values in base units are the same setting value.
@@ -369,6 +358,17 @@ pub(crate) fn literal(value: &str) -> Option<String> {
     plain.then(|| format!("'{}'", value.replace('\'', "''")))
 }
 
+/// A value read back from postgresql.auto.conf (`"7min"`, `"4MB"`, `"0.5"`,
+/// `"on"`), quoted for `ALTER SYSTEM`: letters, digits, `.`, `-`, `+` and
+/// spaces only.
+pub(crate) fn file_literal(value: &str) -> Option<String> {
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | ' '));
+    plain.then(|| format!("'{value}'"))
+}
+
 /// A setting name from `pg_settings`, quoted as an SQL identifier.
 pub(crate) fn ident(name: &str) -> Option<String> {
     let plain = !name.is_empty()
@@ -410,7 +410,6 @@ mod tests {
             reset_val: "0".into(),
             setting: "0".into(),
             source: "default".into(),
-            sourcefile: None,
             pending_restart: false,
         }
     }
@@ -452,6 +451,9 @@ mod tests {
         assert_eq!(literal("4096").as_deref(), Some("'4096'"));
         assert_eq!(literal("on").as_deref(), Some("'on'"));
         assert!(literal("1'; DROP").is_none());
+        assert_eq!(file_literal("7min").as_deref(), Some("'7min'"));
+        assert!(file_literal("7min'; DROP").is_none());
+        assert!(file_literal("a\\b").is_none());
         assert_eq!(ident("work_mem").as_deref(), Some("\"work_mem\""));
         assert!(ident("work_mem\" = 1; --").is_none());
         assert!(plain_identifier("schema", "finch_test").is_ok());

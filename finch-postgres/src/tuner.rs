@@ -2,14 +2,17 @@
 
 use std::collections::BTreeSet;
 use std::ops::RangeInclusive;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use deadpool::managed::Manager as _;
 use deadpool_postgres::Pool;
 use finch_core::{ApplyError, Knob, KnobBuilder, KnobValue};
 use serde::Serialize;
 
 use crate::error::PgError;
+use crate::owner::{Claim, Owner, Ownership};
 use crate::pool::{self, Resized};
 use crate::sessions::SessionSettings;
 use crate::setting::{self, INFO_SQL, Info, Kind, Scope, Setting, SettingValue};
@@ -28,6 +31,18 @@ use crate::setting::{self, INFO_SQL, Info, Kind, Scope, Setting, SettingValue};
 /// | `user`, `superuser` | `set_config(name, value, false)` on every connection of the pool (see [`SessionSettings`]); with [`Setting::system`], as `sighup` |
 /// | `sighup` | `ALTER SYSTEM SET` + `pg_reload_conf()`, outside a transaction |
 /// | `postmaster` and others | refused: [`PgError::RequiresRestart`] |
+///
+/// A server-wide (`ALTER SYSTEM`) setting has one owner among the finch
+/// instances on the database: the one holding a session-level advisory lock,
+/// keyed by the setting's name, on a connection of its own. Only the owner
+/// changes the setting and restores it; it records the setting's original
+/// `ALTER SYSTEM` entry in `<schema>.system_originals` (see
+/// [`PgTunerBuilder::schema`]) before its first change, so an owner restarted
+/// after a crash restores the real original. Every other instance holds the
+/// knob ([`Knob::hold`]): its loop never changes it and records the value the
+/// owner set as context, and [`SettingStatus::ownership`] says who owns it.
+/// They claim it again every [`PgTunerBuilder::ownership_interval`], so one of
+/// them takes over when the owner stops.
 ///
 /// After each change finch reads `pg_settings` on one of the pool's sessions
 /// until the new value is in force; when a higher-precedence source (a per-role
@@ -78,6 +93,8 @@ pub struct PgTunerBuilder {
     prefix: String,
     restore: bool,
     verify_timeout: Duration,
+    schema: String,
+    ownership_interval: Duration,
 }
 
 /// What applying a setting did.
@@ -125,6 +142,8 @@ pub struct SettingStatus {
     pub last_error: Option<String>,
     /// Whether finch changed it (and restores it on shutdown).
     pub changed: bool,
+    /// Who owns it among the instances (server-wide settings have one owner).
+    pub ownership: Ownership,
 }
 
 enum TypedKnob {
@@ -150,6 +169,14 @@ impl TypedKnob {
         }?;
         Ok(())
     }
+
+    fn hold(&self, by: Option<String>) {
+        match self {
+            TypedKnob::Integer(k) => k.hold(by),
+            TypedKnob::Real(k) => k.hold(by),
+            TypedKnob::Bool(k) => k.hold(by),
+        }
+    }
 }
 
 struct Managed {
@@ -162,13 +189,13 @@ struct Managed {
     state: Mutex<State>,
 }
 
-#[derive(Default)]
 struct State {
     applied: Option<f64>,
     in_force: Option<String>,
     masked_by: Option<String>,
     last_error: Option<String>,
     changed: bool,
+    ownership: Ownership,
 }
 
 struct PoolKnob {
@@ -185,7 +212,14 @@ struct Inner {
     prewarm: bool,
     restore: bool,
     verify_timeout: Duration,
+    /// Serializes setting changes (not resizes: those need no connection).
     apply: tokio::sync::Mutex<()>,
+    /// Serializes resizes.
+    resize: tokio::sync::Mutex<()>,
+    /// Ownership of the server-wide settings and its connection.
+    owner: tokio::sync::Mutex<Owner>,
+    /// Set by shutdown: no more claims.
+    closed: AtomicBool,
 }
 
 impl PgTuner {
@@ -200,6 +234,8 @@ impl PgTuner {
             prefix: "pg.".to_string(),
             restore: true,
             verify_timeout: Duration::from_secs(2),
+            schema: "finch".to_string(),
+            ownership_interval: Duration::from_secs(10),
         }
     }
 
@@ -278,6 +314,7 @@ impl PgTuner {
                     masked_by: s.masked_by.clone(),
                     last_error: s.last_error.clone(),
                     changed: s.changed,
+                    ownership: s.ownership.clone(),
                 }
             })
             .collect()
@@ -298,20 +335,34 @@ impl PgTuner {
             .collect()
     }
 
+    /// Claims every server-wide setting that no instance owns now (as the
+    /// tuner does every [`PgTunerBuilder::ownership_interval`]): an owned one is
+    /// handed to the loop, one owned elsewhere is held, its knob showing the
+    /// value in force. Returns the first error; the others are in
+    /// [`status`](Self::status).
+    pub async fn claim_ownership(&self) -> Result<(), PgError> {
+        self.inner.claim_all().await
+    }
+
     /// Restores everything finch changed: pool settings back to the session
-    /// defaults, ALTER SYSTEM settings back to their earlier state (reset, or the
-    /// earlier ALTER SYSTEM value) with one reload, and the pool's size. Tries
-    /// every setting and returns the first error.
+    /// defaults, the server-wide settings this instance owns back to their
+    /// recorded original (reset, or the earlier ALTER SYSTEM value) with one
+    /// reload, giving up their ownership, and the pool's size. Server-wide
+    /// settings another instance owns are left to it. Tries every setting and
+    /// returns the first error.
     pub async fn restore(&self) -> Result<(), PgError> {
         self.inner.restore().await
     }
 
-    /// Restores what finch changed (unless [`PgTunerBuilder::restore_on_shutdown`]
-    /// was turned off). Call it after `Handle::shutdown`.
+    /// Stops claiming server-wide settings and restores what finch changed
+    /// (unless [`PgTunerBuilder::restore_on_shutdown`] was turned off; the
+    /// ownership is given up all the same). Call it after `Handle::shutdown`.
     pub async fn shutdown(self) -> Result<(), PgError> {
+        self.inner.closed.store(true, Ordering::Release);
         if self.inner.restore {
             self.inner.restore().await
         } else {
+            self.inner.owner.lock().await.release_all();
             Ok(())
         }
     }
@@ -384,6 +435,21 @@ impl PgTunerBuilder {
     /// How long to wait for a reloaded setting to be in force (default 2 s).
     pub fn verify_timeout(mut self, timeout: Duration) -> Self {
         self.verify_timeout = timeout;
+        self
+    }
+
+    /// The schema of the table that records the original values of
+    /// server-wide settings (default `finch`, the store's; lowercase letters,
+    /// digits, `_`). Instances that share ownership must name the same one.
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = schema.into();
+        self
+    }
+
+    /// How often an instance that does not own a server-wide setting tries to
+    /// claim it (default 10 s), to take over when the owner stops.
+    pub fn ownership_interval(mut self, every: Duration) -> Self {
+        self.ownership_interval = every;
         self
     }
 
@@ -499,8 +565,15 @@ impl PgTunerBuilder {
                 max,
                 knob,
                 state: Mutex::new(State {
+                    applied: None,
+                    in_force: None,
                     masked_by,
-                    ..State::default()
+                    last_error: None,
+                    changed: false,
+                    ownership: match scope {
+                        Scope::Pool => Ownership::Session,
+                        Scope::System => Ownership::Unclaimed,
+                    },
                 }),
             });
         }
@@ -525,6 +598,7 @@ impl PgTunerBuilder {
             None => None,
         };
 
+        let owner = Owner::new(self.pool.clone(), &self.schema)?;
         let inner = Arc::new(Inner {
             pool: self.pool,
             sessions: self.sessions,
@@ -534,6 +608,9 @@ impl PgTunerBuilder {
             restore: self.restore,
             verify_timeout: self.verify_timeout,
             apply: tokio::sync::Mutex::new(()),
+            resize: tokio::sync::Mutex::new(()),
+            owner: tokio::sync::Mutex::new(owner),
+            closed: AtomicBool::new(false),
         });
         for (index, m) in inner.settings.iter().enumerate() {
             let weak = Arc::downgrade(&inner);
@@ -556,8 +633,17 @@ impl PgTunerBuilder {
                 inner.resize(p.knob.get()).await?;
             }
         }
+        if inner.settings.iter().any(|m| m.scope == Scope::System) {
+            inner.claim_all().await?;
+            reclaim(Arc::downgrade(&inner), self.ownership_interval);
+        }
         for (index, value) in out_of_bounds {
-            inner.apply(index, value).await?;
+            if !matches!(
+                inner.settings[index].lock().ownership,
+                Ownership::Elsewhere { .. }
+            ) {
+                inner.apply(index, value).await?;
+            }
         }
         Ok(PgTuner { inner })
     }
@@ -576,6 +662,22 @@ fn register<T: KnobValue>(
         .pressure(pressure.iter().copied());
     let builder = if log { builder.log() } else { builder };
     Ok(builder.register()?)
+}
+
+/// Claims the server-wide settings nobody owns every `every`, while the tuner lives.
+fn reclaim(weak: Weak<Inner>, every: Duration) {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let Some(inner) = weak.upgrade() else { break };
+            if inner.closed.load(Ordering::Acquire) {
+                break;
+            }
+            if let Err(e) = inner.claim_all().await {
+                tracing::debug!(error = %e, "finch-postgres: claiming server-wide settings failed");
+            }
+        }
+    });
 }
 
 fn gone() -> ApplyError {
@@ -762,6 +864,9 @@ impl Inner {
                     "finch-postgres: setting applied"
                 );
             }
+            Err(PgError::NotOwner { owner, .. }) => {
+                tracing::debug!(setting = %m.info.name, owner = %owner, "finch-postgres: not the owner; left alone");
+            }
             Err(e) => {
                 if let PgError::Masked {
                     source_name,
@@ -821,7 +926,10 @@ impl Inner {
                     setting::ident(&m.info.name).ok_or_else(|| PgError::UnknownSetting {
                         name: m.info.name.clone(),
                     })?;
-                let client = self.pool.get().await?;
+                let mut owner = self.owner.lock().await;
+                self.claim(&mut owner, m).await?;
+                owner.record(&m.info.name).await?;
+                let client = owner.client().await?;
                 {
                     let mut state = m.lock();
                     state.applied = Some(x);
@@ -833,7 +941,7 @@ impl Inner {
                 client.query_one("SELECT pg_reload_conf()", &[]).await?;
                 let deadline = started + self.verify_timeout;
                 loop {
-                    let seen = seen(&client, &m.info.name).await?;
+                    let seen = seen(client, &m.info.name).await?;
                     let matches = m
                         .info
                         .read_reported(&seen.setting)
@@ -889,15 +997,88 @@ impl Inner {
         })
     }
 
+    /// Claims server-wide setting `m` for this instance, or holds its knob and
+    /// fails with [`PgError::NotOwner`] when another instance owns it.
+    async fn claim(&self, owner: &mut Owner, m: &Managed) -> Result<(), PgError> {
+        match owner.claim(&m.info.name).await? {
+            Claim::Owned { inherited } => {
+                m.knob.hold(None);
+                let mut state = m.lock();
+                if state.ownership != Ownership::Owned {
+                    tracing::info!(setting = %m.info.name, inherited, "finch-postgres: this instance owns the server-wide setting");
+                }
+                state.ownership = Ownership::Owned;
+                // An earlier owner's record: the setting is not at its original.
+                state.changed |= inherited;
+                Ok(())
+            }
+            Claim::Elsewhere(ownership) => {
+                let by = ownership.describe();
+                m.knob.hold(Some(format!(
+                    "PostgreSQL setting `{}` is owned by {by}",
+                    m.info.name
+                )));
+                let mut state = m.lock();
+                if state.ownership != ownership {
+                    tracing::info!(setting = %m.info.name, owner = %by, "finch-postgres: another instance owns the server-wide setting; reading it as context");
+                }
+                state.ownership = ownership;
+                Err(PgError::NotOwner {
+                    name: m.info.name.clone(),
+                    owner: by,
+                })
+            }
+        }
+    }
+
+    /// Claims every server-wide setting; the knob of one owned elsewhere
+    /// takes the value in force.
+    async fn claim_all(&self) -> Result<(), PgError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let mut first = None;
+        let mut owner = self.owner.lock().await;
+        for m in self.settings.iter().filter(|m| m.scope == Scope::System) {
+            let claimed = match self.claim(&mut owner, m).await {
+                Err(PgError::NotOwner { .. }) => self.follow(&mut owner, m).await,
+                other => other,
+            };
+            if let Err(e) = claimed {
+                m.lock().last_error = Some(e.to_string());
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    /// Sets the knob of a setting owned elsewhere to the value in force.
+    async fn follow(&self, owner: &mut Owner, m: &Managed) -> Result<(), PgError> {
+        let client = owner.client().await?;
+        let seen = seen(client, &m.info.name).await?;
+        let Some(x) = m.info.read_reported(&seen.setting) else {
+            return Ok(());
+        };
+        m.lock().in_force = Some(m.info.display(x));
+        if (m.min..=m.max).contains(&x) {
+            m.knob.set(x)?;
+        }
+        Ok(())
+    }
+
     /// Updates every idle connection at once (they run the pool's hooks) and
-    /// reads the setting on one of them.
+    /// reads the setting on one of them; when every pooled connection is busy,
+    /// on a connection of its own given the settings (never waiting for the pool).
     async fn sync_idle(&self, name: &str) -> Result<(usize, Seen), PgError> {
         let idle = self.pool.status().available;
-        let held = pool::checkout(&self.pool, idle.max(1)).await?;
+        let held = pool::checkout(&self.pool, idle).await?;
         let seen = match held.first() {
             Some(client) => seen(client, name).await?,
             None => {
-                let client = self.pool.get().await?;
+                let client = self.pool.manager().create().await?;
+                if let Some(sessions) = &self.sessions {
+                    sessions.apply_to(&client).await?;
+                }
                 seen(&client, name).await?
             }
         };
@@ -905,7 +1086,7 @@ impl Inner {
     }
 
     async fn resize(&self, size: u32) -> Result<Resized, PgError> {
-        let _serial = self.apply.lock().await;
+        let _serial = self.resize.lock().await;
         let target = usize::try_from(size).unwrap_or(usize::MAX);
         if let Some(p) = &self.pool_knob {
             *p.changed.lock().unwrap_or_else(|e| e.into_inner()) = true;
@@ -923,32 +1104,16 @@ impl Inner {
             }
         };
         let changed: Vec<&Managed> = self.settings.iter().filter(|m| m.lock().changed).collect();
-        let mut reload = false;
-        for m in &changed {
-            match m.scope {
-                Scope::Pool => {
-                    if let Some(s) = &self.sessions {
-                        s.set(&m.info.name, None);
-                    }
-                }
-                Scope::System => {
-                    keep(self.restore_system(m).await);
-                    reload = true;
-                }
+        for m in changed.iter().filter(|m| m.scope == Scope::Pool) {
+            if let Some(s) = &self.sessions {
+                s.set(&m.info.name, None);
             }
         }
         if changed.iter().any(|m| m.scope == Scope::Pool) {
             let synced = pool::checkout(&self.pool, self.pool.status().available).await;
             keep(synced.map(drop));
         }
-        if reload {
-            let reloaded = async {
-                let client = self.pool.get().await?;
-                client.query_one("SELECT pg_reload_conf()", &[]).await?;
-                Ok(())
-            };
-            keep(reloaded.await);
-        }
+        keep(self.restore_system().await);
         if let Some(p) = &self.pool_knob {
             let was_changed =
                 std::mem::take(&mut *p.changed.lock().unwrap_or_else(|e| e.into_inner()));
@@ -967,23 +1132,67 @@ impl Inner {
         }
     }
 
-    async fn restore_system(&self, m: &Managed) -> Result<(), PgError> {
-        let ident = setting::ident(&m.info.name).ok_or_else(|| PgError::UnknownSetting {
-            name: m.info.name.clone(),
-        })?;
-        let sql = if m.info.set_by_alter_system() {
+    /// Puts every server-wide setting this instance owns back to its recorded
+    /// original, reloads once, then deletes the records of those restored and
+    /// gives up ownership of all. Settings owned elsewhere are left alone.
+    async fn restore_system(&self) -> Result<(), PgError> {
+        let mut owner = self.owner.lock().await;
+        let owned: Vec<&Managed> = self
+            .settings
+            .iter()
+            .filter(|m| m.scope == Scope::System && owner.owns(&m.info.name))
+            .collect();
+        let mut first = None;
+        let mut restored = Vec::new();
+        for m in &owned {
+            match restore_one(&mut owner, m).await {
+                Ok(done) => restored.push(done),
+                Err(e) => {
+                    first.get_or_insert(e);
+                    restored.push(false);
+                }
+            }
+        }
+        if restored.iter().any(|r| *r) {
+            let reloaded = async {
+                let client = owner.client().await?;
+                client.query_one("SELECT pg_reload_conf()", &[]).await?;
+                Ok::<(), PgError>(())
+            };
+            if let Err(e) = reloaded.await {
+                first.get_or_insert(e);
+            }
+        }
+        for (m, done) in owned.iter().zip(restored) {
+            if let Err(e) = owner.release(&m.info.name, done).await {
+                first.get_or_insert(e);
+            }
+            m.lock().ownership = Ownership::Unclaimed;
+        }
+        owner.release_all();
+        first.map_or(Ok(()), Err)
+    }
+}
+
+/// Writes back the recorded original of an owned setting; false when nothing
+/// is recorded (this instance never changed it).
+async fn restore_one(owner: &mut Owner, m: &Managed) -> Result<bool, PgError> {
+    let ident = setting::ident(&m.info.name).ok_or_else(|| PgError::UnknownSetting {
+        name: m.info.name.clone(),
+    })?;
+    let sql = match owner.original(&m.info.name).await? {
+        None => return Ok(false),
+        Some(None) => format!("ALTER SYSTEM RESET {ident}"),
+        Some(Some(value)) => {
             let literal =
-                setting::literal(&m.info.setting).ok_or_else(|| PgError::InvalidValue {
+                setting::file_literal(&value).ok_or_else(|| PgError::InvalidValue {
                     name: m.info.name.clone(),
-                    input: m.info.setting.clone(),
-                    reason: "the earlier ALTER SYSTEM value is not a plain number or on/off".into(),
+                    input: value.clone(),
+                    reason: "the recorded original is not a plain value; set it back by hand with ALTER SYSTEM".into(),
                 })?;
             format!("ALTER SYSTEM SET {ident} = {literal}")
-        } else {
-            format!("ALTER SYSTEM RESET {ident}")
-        };
-        let client = self.pool.get().await?;
-        client.batch_execute(&sql).await?;
-        Ok(())
-    }
+        }
+    };
+    owner.client().await?.batch_execute(&sql).await?;
+    Ok(true)
 }

@@ -1,4 +1,5 @@
-//! Server-wide settings (ALTER SYSTEM + reload), restart-only settings, masking by
+//! Server-wide settings (ALTER SYSTEM + reload), their one owner among
+//! instances and its restore after a crash, restart-only settings, masking by
 //! per-role settings, and a least-privilege role. Every test here changes
 //! server-wide state, so they run one at a time (`SERIAL`) and restore
 //! postgresql.auto.conf on the way out, even when they fail.
@@ -8,8 +9,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{TestDb, admin, connect, show, unique};
+use finch_core::knob_by_name;
 use finch_core::knowledge::KnowledgeStore;
-use finch_postgres::{PgError, PgSignals, PgStore, PgTuner, SessionSettings, Setting};
+use finch_postgres::{Ownership, PgError, PgSignals, PgStore, PgTuner, SessionSettings, Setting};
 use tokio::sync::Mutex;
 
 static SERIAL: Mutex<()> = Mutex::const_new(());
@@ -178,7 +180,9 @@ async fn a_per_role_setting_masking_alter_system_is_reported() {
         .batch_execute(&format!(
             "CREATE ROLE {role} LOGIN;
              GRANT ALTER SYSTEM ON PARAMETER work_mem TO {role};
-             ALTER ROLE {role} SET work_mem = '3MB';"
+             GRANT CREATE ON DATABASE \"{}\" TO {role};
+             ALTER ROLE {role} SET work_mem = '3MB';",
+            db.name
         ))
         .await
         .expect("role");
@@ -354,4 +358,157 @@ async fn a_least_privilege_role_tunes_reads_and_stores_without_superuser() {
         .await
         .expect("drop role");
     outcome
+}
+
+/// The `ALTER SYSTEM` entry of `name` in postgresql.auto.conf, if any.
+async fn auto_conf(name: &str) -> Option<String> {
+    admin()
+        .await
+        .query_opt(
+            "SELECT setting FROM pg_file_settings \
+             WHERE name = $1 AND sourcefile LIKE '%postgresql.auto.conf'",
+            &[&name],
+        )
+        .await
+        .expect("pg_file_settings")
+        .map(|r| r.get(0))
+}
+
+/// A tuner of `checkpoint_timeout` on its own pool, claiming only when told.
+async fn checkpoint_tuner(db: &TestDb, prefix: &str) -> PgTuner {
+    PgTuner::builder(db.pool(1, None, None))
+        .prefix(prefix)
+        .tune(Setting::new("checkpoint_timeout", "30s"..="1h"))
+        .ownership_interval(Duration::from_secs(3600))
+        .build()
+        .await
+        .expect("tuner")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_wide_setting_has_one_owner_and_only_the_owner_restores_it() {
+    let _serial = SERIAL.lock().await;
+    let conf = AutoConf::save().await;
+    let db = TestDb::create("finch_pg_owner").await;
+    let other = db.client().await;
+    let original = show(&other, "checkpoint_timeout").await;
+
+    let a = checkpoint_tuner(&db, "owner_a.").await;
+    let b = checkpoint_tuner(&db, "owner_b.").await;
+    assert_eq!(a.status()[0].ownership, Ownership::Owned);
+    let b_status = &b.status()[0];
+    assert!(
+        matches!(b_status.ownership, Ownership::Elsewhere { pid: Some(_) }),
+        "{b_status:?}"
+    );
+    let held = knob_by_name("owner_b.checkpoint_timeout").expect("knob");
+    assert!(
+        held.is_pinned(),
+        "the loop leaves a setting owned elsewhere alone"
+    );
+    assert!(
+        held.held_by()
+            .is_some_and(|by| by.contains("another finch instance")),
+        "{:?}",
+        held.held_by()
+    );
+    assert!(
+        knob_by_name("owner_a.checkpoint_timeout")
+            .expect("knob")
+            .held_by()
+            .is_none()
+    );
+
+    let refused = b
+        .set("checkpoint_timeout", "9min")
+        .await
+        .expect_err("not the owner");
+    assert!(matches!(refused, PgError::NotOwner { .. }), "{refused:?}");
+    assert!(refused.to_string().contains("stop the owner"), "{refused}");
+    assert_eq!(auto_conf("checkpoint_timeout").await, conf.before[0].1);
+    assert!(
+        b.status()[0].last_error.is_none(),
+        "no error reported for it"
+    );
+
+    a.set("checkpoint_timeout", "7min")
+        .await
+        .expect("owner applies");
+    assert_eq!(wait_for(&other, "checkpoint_timeout", "7min").await, "7min");
+    b.claim_ownership().await.expect("claim");
+    assert_eq!(
+        held.value().as_f64(),
+        420.0,
+        "the follower reads the owner's value"
+    );
+    assert_eq!(b.status()[0].in_force.as_deref(), Some("420s"));
+
+    b.shutdown().await.expect("nothing to restore");
+    assert_eq!(
+        auto_conf("checkpoint_timeout").await.as_deref(),
+        Some("420"),
+        "a follower's shutdown leaves the owner's value"
+    );
+    a.shutdown().await.expect("the owner restores");
+    assert_eq!(auto_conf("checkpoint_timeout").await, conf.before[0].1);
+    assert_eq!(
+        wait_for(&other, "checkpoint_timeout", &original).await,
+        original
+    );
+
+    let next = checkpoint_tuner(&db, "owner_c.").await;
+    assert_eq!(
+        next.status()[0].ownership,
+        Ownership::Owned,
+        "the owner let go on shutdown"
+    );
+    next.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_restarted_after_a_crash_restores_the_real_original() {
+    let _serial = SERIAL.lock().await;
+    let conf = AutoConf::save().await;
+    let db = TestDb::create("finch_pg_crash").await;
+    let other = db.client().await;
+    let original = show(&other, "checkpoint_timeout").await;
+
+    let crashed = checkpoint_tuner(&db, "crash_a.").await;
+    crashed
+        .set("checkpoint_timeout", "7min")
+        .await
+        .expect("applied");
+    // A crash: no restore; the session holding the lock ends with the process.
+    drop(crashed);
+    assert_eq!(
+        auto_conf("checkpoint_timeout").await.as_deref(),
+        Some("420")
+    );
+
+    let restarted = checkpoint_tuner(&db, "crash_b.").await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while restarted.status()[0].ownership != Ownership::Owned && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        restarted.claim_ownership().await.expect("claim");
+    }
+    let status = &restarted.status()[0];
+    assert_eq!(status.ownership, Ownership::Owned, "{status:?}");
+    assert!(status.changed, "the setting is not at its original");
+
+    restarted.shutdown().await.expect("restored");
+    assert_eq!(
+        auto_conf("checkpoint_timeout").await,
+        conf.before[0].1,
+        "the original, not the 7min the crash left"
+    );
+    assert_eq!(
+        wait_for(&other, "checkpoint_timeout", &original).await,
+        original
+    );
+    let records: i64 = other
+        .query_one("SELECT count(*) FROM finch.system_originals", &[])
+        .await
+        .expect("records")
+        .get(0);
+    assert_eq!(records, 0, "the record goes once the original is back");
 }

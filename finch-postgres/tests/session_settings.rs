@@ -4,9 +4,14 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use common::{TestDb, show};
 use finch_core::{Config, knob_by_name};
+use finch_postgres::deadpool_postgres::{Hook, Manager, Pool, Timeouts};
+use finch_postgres::tokio_postgres::NoTls;
 use finch_postgres::{PgError, PgTuner, SessionSettings, Setting};
 
 /// Takes `n` distinct connections at once and returns (backend pid, SHOW work_mem) of each.
@@ -228,7 +233,6 @@ async fn growing_the_pool_prewarms_connections_and_shrinking_drops_idle_ones() {
     let db = TestDb::create("finch_pg_poolsize").await;
     let sessions = SessionSettings::new();
     let pool = db.pool(2, Some(&sessions), None);
-    drop(every_connection(&pool, 2).await);
     let tuner = PgTuner::builder(pool.clone())
         .sessions(sessions)
         .prefix("poolsize.")
@@ -240,10 +244,16 @@ async fn growing_the_pool_prewarms_connections_and_shrinking_drops_idle_ones() {
     assert_eq!(tuner.pool_knob().expect("pool knob").get(), 2);
     tuner.set("work_mem", "8MB").await.expect("applied");
 
+    // The pool grows under load: its two connections are busy.
+    let busy = [
+        pool.get().await.expect("busy"),
+        pool.get().await.expect("busy"),
+    ];
     let grown = tuner.resize_pool(6).await.expect("grown");
     assert_eq!((grown.from, grown.to, grown.warmed), (2, 6, 4));
     let status = pool.status();
-    assert_eq!((status.max_size, status.size, status.available), (6, 6, 6));
+    assert_eq!((status.max_size, status.size, status.available), (6, 6, 4));
+    drop(busy);
     let all = every_connection(&pool, 6).await;
     assert!(
         all.iter().all(|(_, v)| v == "8MB"),
@@ -261,4 +271,119 @@ async fn growing_the_pool_prewarms_connections_and_shrinking_drops_idle_ones() {
 
     tuner.shutdown().await.expect("restored");
     assert_eq!(pool.status().max_size, 2, "the original size is restored");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pool_grows_and_a_setting_applies_while_every_connection_is_checked_out() {
+    let db = TestDb::create("finch_pg_busy").await;
+    let sessions = SessionSettings::new();
+    let pool = db.pool(2, Some(&sessions), None);
+    let tuner = PgTuner::builder(pool.clone())
+        .sessions(sessions)
+        .prefix("busy.")
+        .setting("work_mem", "1MB"..="64MB")
+        .pool_size(1..=8)
+        .build()
+        .await
+        .expect("tuner");
+    let busy = [
+        pool.get().await.expect("busy"),
+        pool.get().await.expect("busy"),
+    ];
+    assert_eq!(pool.status().available, 0, "the pool is exhausted");
+
+    // One decision changes both, as the loop runs appliers: concurrently.
+    let both = async { tokio::join!(tuner.set("work_mem", "8MB"), tuner.resize_pool(4)) };
+    let (set, grown) = tokio::time::timeout(Duration::from_secs(60), both)
+        .await
+        .expect("neither applier waits for a pooled connection");
+    let applied = set.expect("work_mem applied with every pooled connection busy");
+    assert_eq!(
+        (applied.value.as_str(), applied.source.as_str()),
+        ("8192kB", "session")
+    );
+    let grown = grown.expect("the pool grew with every connection busy");
+    assert_eq!((grown.from, grown.to, grown.warmed), (2, 4, 2));
+    let mut now_free = pool.timeouts();
+    now_free.wait = Some(Duration::ZERO);
+    let fresh = pool
+        .timeout_get(&now_free)
+        .await
+        .expect("a new connection is ready");
+    assert_eq!(show(&fresh, "work_mem").await, "8MB");
+    drop((fresh, busy));
+    let all = every_connection(&pool, 4).await;
+    assert!(all.iter().all(|(_, v)| v == "8MB"), "{all:?}");
+    tuner.shutdown().await.expect("restored");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn growing_the_pool_leaves_the_idle_connections_to_the_service() {
+    let db = TestDb::create("finch_pg_warmidle").await;
+    // Opening a connection waits at this gate while it is closed.
+    let gated = Arc::new(AtomicBool::new(false));
+    let opening = Arc::new(AtomicUsize::new(0));
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let hook = {
+        let (gated, opening, gate) = (gated.clone(), opening.clone(), gate.clone());
+        Hook::async_fn(move |_, _| {
+            let (gated, opening, gate) = (gated.clone(), opening.clone(), gate.clone());
+            Box::pin(async move {
+                if gated.load(Ordering::Acquire) {
+                    opening.fetch_add(1, Ordering::AcqRel);
+                    if let Ok(permit) = gate.acquire().await {
+                        permit.forget();
+                    }
+                }
+                Ok(())
+            })
+        })
+    };
+    let pool = Pool::builder(Manager::new(db.config(), NoTls))
+        .max_size(1)
+        .post_create(hook)
+        .build()
+        .expect("pool");
+    let tuner = PgTuner::builder(pool.clone())
+        .prefix("warmidle.")
+        .pool_size(1..=8)
+        .build()
+        .await
+        .expect("tuner");
+    assert_eq!((pool.status().size, pool.status().available), (1, 1));
+
+    gated.store(true, Ordering::Release);
+    let growing = tokio::spawn({
+        let tuner = tuner.clone();
+        async move { tuner.resize_pool(3).await }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while opening.load(Ordering::Acquire) == 0
+        && !growing.is_finished()
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        pool.status().available,
+        1,
+        "the idle connection stays with the service while the pool grows"
+    );
+    let mut now_free = Timeouts::new();
+    now_free.wait = Some(Duration::ZERO);
+    let served = pool
+        .timeout_get(&now_free)
+        .await
+        .expect("the service gets it");
+
+    gated.store(false, Ordering::Release);
+    gate.add_permits(8);
+    let grown = growing.await.expect("task").expect("grown");
+    assert_eq!(
+        (grown.from, grown.to, grown.warmed),
+        (1, 3, 0),
+        "nothing to warm while a connection is idle"
+    );
+    drop(served);
+    tuner.shutdown().await.expect("restored");
 }

@@ -43,6 +43,8 @@ pub(crate) trait ErasedKnob: Send + Sync {
     fn assign_id(&self, id: usize);
     fn is_pinned(&self) -> bool;
     fn set_pinned(&self, pinned: bool);
+    /// Who drives the knob instead of the loop ([`Knob::hold`]), if anyone.
+    fn held_by(&self) -> Option<String>;
     fn applier(&self) -> Option<Applier>;
     /// Identity: the address of the knob.
     fn addr(&self) -> *const ();
@@ -212,6 +214,15 @@ impl<T: KnobValue> ErasedKnob for Knob<T> {
 
     fn set_pinned(&self, pinned: bool) {
         self.shared().pinned.store(pinned, Ordering::Release);
+    }
+
+    fn held_by(&self) -> Option<String> {
+        let shared = self.shared.get()?;
+        let slot = shared
+            .held
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        slot.clone()
     }
 
     fn applier(&self) -> Option<Applier> {

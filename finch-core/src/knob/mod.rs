@@ -66,6 +66,8 @@ struct Shared<T> {
     pinned: AtomicBool,
     /// Values published for this knob so far.
     changes: AtomicU64,
+    /// Who else drives the knob, while something else does ([`Knob::hold`]).
+    held: RwLock<Option<String>>,
 }
 
 impl<T: KnobValue> Knob<T> {
@@ -190,6 +192,32 @@ impl<T: KnobValue> Knob<T> {
         *slot = Some(applier);
     }
 
+    /// Marks the knob as driven from elsewhere (`Some(by)`, saying by whom) or
+    /// hands it back to the loop (`None`). While it is held the loop treats it
+    /// as context: it records its value but never changes it, as for a pin, and
+    /// [`KnobInfo::held_by`] reports `by`. finch-postgres holds the knob of a
+    /// server-wide setting that another instance owns.
+    ///
+    /// ```
+    /// # use finch_core::{knob_by_name, KnobBuilder};
+    /// let knob = KnobBuilder::new("doc.knob.hold", 4u32).bounds(1, 8).register()?;
+    /// knob.hold(Some("instance api-2".into()));
+    /// let held = knob_by_name("doc.knob.hold").unwrap();
+    /// assert!(held.is_pinned());
+    /// assert_eq!(held.info().held_by.as_deref(), Some("instance api-2"));
+    /// knob.hold(None);
+    /// assert!(!held.is_pinned());
+    /// # Ok::<(), finch_core::KnobError>(())
+    /// ```
+    pub fn hold(&self, by: Option<String>) {
+        let mut slot = self
+            .shared()
+            .held
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *slot = by;
+    }
+
     fn shared(&self) -> &Shared<T> {
         self.shared.get_or_init(|| Shared {
             id: OnceLock::new(),
@@ -197,6 +225,7 @@ impl<T: KnobValue> Knob<T> {
             applier: RwLock::new(None),
             pinned: AtomicBool::new(false),
             changes: AtomicU64::new(0),
+            held: RwLock::new(None),
         })
     }
 }

@@ -101,9 +101,15 @@ impl KnobRef {
         self.erased().choices()
     }
 
-    /// Whether an operator has pinned the knob (the loop then leaves it alone).
+    /// Whether the loop leaves the knob alone: an operator pinned it, or
+    /// something else drives it ([`held_by`](Self::held_by)).
     pub fn is_pinned(&self) -> bool {
-        self.erased().is_pinned()
+        self.erased().is_pinned() || self.erased().held_by().is_some()
+    }
+
+    /// Who drives the knob instead of the loop ([`Knob::hold`](super::Knob::hold)), if anyone.
+    pub fn held_by(&self) -> Option<String> {
+        self.erased().held_by()
     }
 
     /// Parses `text` (`"16"`, `"0.5"`, `"250ms"`, `"true"`, a choice's name),
@@ -139,7 +145,8 @@ impl KnobRef {
             step: self.step(),
             log: self.is_log(),
             cost: self.cost(),
-            pinned: self.is_pinned(),
+            pinned: self.erased().is_pinned(),
+            held_by: self.held_by(),
             pressure: self.pressure(),
             choices: self.choices(),
         }
@@ -180,6 +187,10 @@ pub struct KnobInfo {
     pub cost: f64,
     /// Pinned by an operator.
     pub pinned: bool,
+    /// Driven by something other than this loop, which reads it as context
+    /// (e.g. a server-wide PostgreSQL setting another instance owns).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_by: Option<String>,
     /// The signals that show the knob's resource under pressure.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pressure: Vec<String>,

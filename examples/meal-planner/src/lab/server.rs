@@ -154,6 +154,16 @@ impl Server {
             .map_err(|e| ServerError(format!("GET /finch/status is not JSON: {e}")))
     }
 
+    /// Kills the child with `SIGKILL`, as a crash would (no shutdown: finch
+    /// flushes nothing more, finch-postgres restores nothing), and waits for
+    /// it to be gone.
+    pub async fn kill(&mut self) -> Result<(), ServerError> {
+        self.child
+            .kill()
+            .await
+            .map_err(|e| ServerError(format!("cannot kill the server ({}): {e}", self.pid)))
+    }
+
     /// Sends `SIGINT` (the server's Ctrl-C path: finch shuts down and
     /// finch-postgres restores what it changed) and waits for a clean exit.
     pub async fn stop(&mut self) -> Result<(), ServerError> {
