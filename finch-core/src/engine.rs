@@ -474,7 +474,7 @@ impl Engine {
         );
         if let Some(p) = self.executor.abandon() {
             self.planner
-                .feedback(&p.after, p.intent, p.probe, Verdict::Unknown);
+                .feedback(&p.after, p.intent, &p.probe, Verdict::Unknown);
             let mut d = p.decision;
             let cut = d.cost_after < d.cost_before;
             d.outcome = if cut {
@@ -609,7 +609,7 @@ impl Engine {
         if !mixed && let Some(j) = self.executor.verify(&analysis) {
             let p = j.pending;
             self.planner
-                .feedback(&p.after, p.intent, p.probe, j.verdict);
+                .feedback(&p.after, p.intent, &p.probe, j.verdict);
             let mut d = p.decision;
             d.outcome = if j.rollback {
                 DecisionOutcome::RolledBack {
@@ -669,7 +669,7 @@ impl Engine {
                 self.planner.feedback(
                     &pending.after,
                     pending.intent,
-                    pending.probe,
+                    &pending.probe,
                     Verdict::Unknown,
                 );
                 let mut old = pending.decision;
@@ -721,7 +721,7 @@ impl Engine {
                     d.outcome = DecisionOutcome::ApplyFailed { reason: e };
                     self.log_decision(&d);
                     self.planner
-                        .feedback(&p.target, p.intent, p.probe, Verdict::Regressed);
+                        .feedback(&p.target, p.intent, &p.probe, Verdict::Regressed);
                 }
             }
             decision = Some(d);

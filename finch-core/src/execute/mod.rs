@@ -27,7 +27,7 @@ pub(crate) struct Pending {
     pub(crate) before: Vec<u64>,
     pub(crate) after: Vec<u64>,
     pub(crate) intent: Intent,
-    pub(crate) probe: Option<(usize, i8)>,
+    pub(crate) probe: Vec<(usize, i8)>,
     /// Per objective: its bad fraction before the change, and whether the
     /// change is judged on it.
     objectives: Vec<Baseline>,
@@ -177,7 +177,7 @@ impl Executor {
         before: Vec<u64>,
         after: Vec<u64>,
         intent: Intent,
-        probe: Option<(usize, i8)>,
+        probe: Vec<(usize, i8)>,
         mut objectives: Vec<Baseline>,
     ) {
         if !objectives.iter().any(|o| o.focus) {
@@ -286,7 +286,7 @@ impl Executor {
                 "made objectives worse: bad events rose".to_string(),
             )),
             (Intent::Fix, Some(Conclusion::NoEffect), Some(Conclusion::NoEffect)) => {
-                let explore = p.probe.is_some();
+                let explore = !p.probe.is_empty();
                 Some((
                     Verdict::NoEffect,
                     explore,
@@ -379,7 +379,7 @@ mod tests {
             vec![0],
             vec![1],
             Intent::Fix,
-            Some((0, 1)),
+            vec![(0, 1)],
             vec![before],
         );
         for w in 1..=MAX_VERIFY {

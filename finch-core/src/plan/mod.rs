@@ -3,7 +3,8 @@
 //! Once the SLI models are trusted, the planner searches candidates inside a
 //! trust region around the configuration in force and takes the cheapest one
 //! predicted to meet every objective with margin (else the least violating).
-//! Before that, it explores safely: one knob, one small step at a time, towards
+//! Before that, it explores safely: one knob, one small step at a time (with a
+//! free knob not known to help riding along on a costly step), towards
 //! more capacity when an objective is violated and towards less cost when every
 //! objective holds with room to spare. Every move is verified and undone if it
 //! made things worse.
@@ -45,8 +46,8 @@ pub(crate) struct Proposal {
     pub(crate) reason: String,
     pub(crate) predicted_before: BTreeMap<String, f64>,
     pub(crate) predicted_after: BTreeMap<String, f64>,
-    /// The knob and direction of an exploratory step.
-    pub(crate) probe: Option<(usize, i8)>,
+    /// The knobs and directions of an exploratory step (empty for others).
+    pub(crate) probe: Vec<(usize, i8)>,
 }
 
 /// How a verified change turned out, as the planner learns from it.
@@ -267,14 +268,16 @@ impl Planner {
         &mut self,
         after: &[u64],
         intent: Intent,
-        probe: Option<(usize, i8)>,
+        probe: &[(usize, i8)],
         verdict: Verdict,
     ) {
         let seq = self.seq;
         match verdict {
             Verdict::Improved | Verdict::Held => {
-                if let (Some((i, dir)), Intent::Fix) = (probe, intent) {
-                    self.helpful.insert(i, dir);
+                if intent == Intent::Fix {
+                    for &(i, dir) in probe {
+                        self.helpful.insert(i, dir);
+                    }
                 }
                 if verdict == Verdict::Improved {
                     self.improved_at = Some(seq);
@@ -285,7 +288,7 @@ impl Planner {
             }
             Verdict::Unknown => {}
             Verdict::NoEffect | Verdict::Regressed => {
-                if let Some((i, dir)) = probe {
+                for &(i, dir) in probe {
                     self.tabu_dir.insert((i, dir), seq + PROBE_TABU_WINDOWS);
                     if self.helpful.get(&i) == Some(&dir) {
                         self.helpful.remove(&i);
@@ -405,7 +408,7 @@ impl Planner {
             ),
             predicted_before: BTreeMap::new(),
             predicted_after: BTreeMap::new(),
-            probe: None,
+            probe: Vec::new(),
         })
     }
 
@@ -590,7 +593,7 @@ impl Planner {
             reason: format!("capacity from queueing: {}", reasons.join("; ")),
             predicted_before: BTreeMap::new(),
             predicted_after: BTreeMap::new(),
-            probe: None,
+            probe: Vec::new(),
         })
     }
 
@@ -792,7 +795,7 @@ impl Planner {
             reason,
             predicted_before: predicted(0),
             predicted_after: predicted(j),
-            probe: None,
+            probe: Vec::new(),
         })
     }
 
@@ -846,7 +849,7 @@ impl Planner {
                 };
                 let mut target = current.to_vec();
                 target[i] = bits;
-                let reason = format!(
+                let mut reason = format!(
                     "objective violated (worst margin {:+.0}%) and {why}: \
                      exploring one step {} on `{}` ({} → {})",
                     worst * 100.0,
@@ -855,6 +858,24 @@ impl Planner {
                     d.knob.erased().value_of(current[i]),
                     d.knob.erased().value_of(bits),
                 );
+                let mut probe = vec![(i, dir)];
+                // A free knob not yet known to help rides along with a costly
+                // step: trying it costs nothing, and a lever without a cost
+                // is otherwise only reached once every costly knob is spent.
+                if d.cost > 0.0
+                    && let Some((j, free_dir, free_bits)) = self.free_rider(current, share)
+                {
+                    let f = &self.space.dims[j];
+                    target[j] = free_bits;
+                    probe.push((j, free_dir));
+                    let _ = write!(
+                        reason,
+                        ", with free `{}` {} → {}",
+                        f.name(),
+                        f.knob.erased().value_of(current[j]),
+                        f.knob.erased().value_of(free_bits),
+                    );
+                }
                 return Some(Proposal {
                     target,
                     kind: DecisionKind::Explore,
@@ -862,11 +883,28 @@ impl Planner {
                     reason,
                     predicted_before: BTreeMap::new(),
                     predicted_after: BTreeMap::new(),
-                    probe: Some((i, dir)),
+                    probe,
                 });
             }
         }
         None
+    }
+
+    /// A free knob not known to help, with a direction not ruled out and a
+    /// step it can take from `current`.
+    fn free_rider(&self, current: &[u64], share: f64) -> Option<(usize, i8, u64)> {
+        self.space.dims.iter().enumerate().find_map(|(j, f)| {
+            if !f.movable() || f.cost > 0.0 || self.helpful.contains_key(&j) {
+                return None;
+            }
+            [1i8, -1].into_iter().find_map(|dir| {
+                if self.tabu_dir.contains_key(&(j, dir)) {
+                    return None;
+                }
+                f.step(current[j], f64::from(dir), share)
+                    .map(|bits| (j, dir, bits))
+            })
+        })
     }
 
     fn explore_save(&mut self, current: &[u64], worst: f64, why: &str) -> Option<Proposal> {
@@ -905,7 +943,7 @@ impl Planner {
                 reason,
                 predicted_before: BTreeMap::new(),
                 predicted_after: BTreeMap::new(),
-                probe: Some((i, -1)),
+                probe: vec![(i, -1)],
             });
         }
         None
@@ -1181,6 +1219,42 @@ mod tests {
             values: vec![f64::NAN],
         };
         assert!(planner.exploit(&nan, &ctx, &current, Intent::Fix).is_none());
+    }
+
+    #[test]
+    fn a_free_knob_rides_along_with_a_costly_exploratory_fix() {
+        let mut planner = Planner::new(Space::new(&knobs(), &|_| false), &Config::default());
+        let goals = p99_goal();
+        let obs = observation(0.08);
+        let a = analysis(-0.6);
+        let ctx = context(&obs, &a, &goals);
+        let named = |planner: &Planner, p: &Proposal| -> Vec<(String, i8)> {
+            p.probe
+                .iter()
+                .map(|&(i, dir)| (planner.space.dims[i].name().to_string(), dir))
+                .collect()
+        };
+        let p = planner.plan(&ctx).expect("a violation is explored");
+        assert_eq!(
+            named(&planner, &p),
+            vec![("hostile.workers".into(), 1), ("hostile.batch".into(), 1)]
+        );
+        assert!(
+            p.reason.contains("with free `hostile.batch`"),
+            "{}",
+            p.reason
+        );
+        // Neither helped: both directions are ruled out; the next step takes
+        // the next costly knob, and the free one the other way.
+        planner.feedback(&p.target, p.intent, &p.probe, Verdict::NoEffect);
+        let p = planner.plan(&ctx).expect("explores on");
+        assert_eq!(
+            named(&planner, &p),
+            vec![("hostile.cache".into(), 1), ("hostile.batch".into(), -1)]
+        );
+        // That one helped: both are remembered as helpful, their way.
+        planner.feedback(&p.target, p.intent, &p.probe, Verdict::Improved);
+        assert_eq!(planner.helpful.len(), 2);
     }
 
     #[test]
