@@ -230,7 +230,7 @@ impl Experiment {
                 config: default.clone(),
             };
             let runs = self
-                .each_seed(subject, scenario, DEFAULT_ARM, &kind, &self.seeds)
+                .each_seed(subject, scenario, DEFAULT_ARM, &kind, &self.seeds, &[])
                 .await?;
             arms.push(ArmSummary::new(DEFAULT_ARM, Some(default.clone()), runs));
         }
@@ -244,7 +244,7 @@ impl Experiment {
                     config: config.clone(),
                 };
                 let runs = self
-                    .each_seed(subject, scenario, "grid", &kind, &seeds)
+                    .each_seed(subject, scenario, "grid", &kind, &seeds, &[])
                     .await?;
                 results.push((config, runs));
             }
@@ -255,7 +255,7 @@ impl Experiment {
                     config: config.clone(),
                 };
                 runs.extend(
-                    self.each_seed(subject, scenario, BEST_ARM, &kind, &rest)
+                    self.each_seed(subject, scenario, BEST_ARM, &kind, &rest, &[])
                         .await?,
                 );
                 for r in &mut runs {
@@ -275,20 +275,9 @@ impl Experiment {
                         seed: 0,
                     };
                     if subject.finch_config(&probe).is_some() {
-                        let mut switching = Vec::with_capacity(self.seeds.len());
-                        for &seed in &self.seeds {
-                            switching.push(
-                                self.run_once(
-                                    subject,
-                                    scenario,
-                                    SWITCHING_ARM,
-                                    &kind,
-                                    seed,
-                                    &picks,
-                                )
-                                .await?,
-                            );
-                        }
+                        let switching = self
+                            .each_seed(subject, scenario, SWITCHING_ARM, &kind, &self.seeds, &picks)
+                            .await?;
                         arms.push(ArmSummary::new(SWITCHING_ARM, None, switching));
                     }
                 }
@@ -351,11 +340,12 @@ impl Experiment {
         arm: &str,
         kind: &ArmKind,
         seeds: &[u64],
+        schedule: &[OracleSegment],
     ) -> Result<Vec<RunResult>, LabError> {
         let mut runs = Vec::with_capacity(seeds.len());
         for &seed in seeds {
             runs.push(
-                self.run_once(subject, scenario, arm, kind, seed, &[])
+                self.run_once(subject, scenario, arm, kind, seed, schedule)
                     .await?,
             );
         }
