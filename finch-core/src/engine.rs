@@ -577,7 +577,7 @@ impl Engine {
         let mut obs = obs;
         // A settling window still carries the previous configuration's backlog.
         obs.clean &= !analysis.settling;
-        self.planner.observe_rate(obs.total_rate());
+        self.planner.observe_rate(obs.seq, obs.total_rate());
         if let Some(shift) = &analysis.shift {
             self.planner.on_shift(shift.mix_changed());
         }

@@ -8,8 +8,15 @@
 //! more capacity when an objective is violated and towards less cost when every
 //! objective holds with room to spare. Every move is verified and undone if it
 //! made things worse.
+//!
+//! Under a load the analysis confirms is climbing, the planner looks ahead
+//! (`forecast`): where the rate is heading a few windows on, it puts in place
+//! what held at that load before (the policy), or what the model predicts is
+//! needed there, so that knobs that act late (a cache filling) are ready when
+//! the load arrives; and a model-planned cost cut must hold at that load too.
 
 pub(crate) mod capacity;
+mod forecast;
 pub(crate) mod model;
 pub(crate) mod policy;
 pub(crate) mod space;
@@ -112,6 +119,8 @@ const PATIENCE_WINDOWS: u64 = 6;
 /// Windows a capacity keeps its size after a resize before it is sized again
 /// (new connections opening, the backlog moving onto them).
 const CAPACITY_SETTLE: u64 = 2;
+/// A forecast rise of the load smaller than this is not anticipated.
+const MIN_RISE: f64 = 1.05;
 /// Weight of the current window in correcting the model's bias.
 const BIAS_WEIGHT: f64 = 0.5;
 
@@ -150,6 +159,8 @@ pub(crate) struct Planner {
     improved_at: Option<u64>,
     /// The cheapest configuration seen to hold, per workload context.
     policy: policy::Policy,
+    /// Where the request rate is heading.
+    forecast: forecast::RateForecast,
 }
 
 impl Planner {
@@ -184,6 +195,7 @@ impl Planner {
             sized_at: None,
             improved_at: None,
             policy: policy::Policy::default(),
+            forecast: forecast::RateForecast::default(),
         }
     }
 
@@ -220,9 +232,10 @@ impl Planner {
             .collect()
     }
 
-    /// The window that just closed served `rate` requests per second.
-    pub(crate) fn observe_rate(&mut self, rate: f64) {
+    /// Window `seq`, which just closed, served `rate` requests per second.
+    pub(crate) fn observe_rate(&mut self, seq: u64, rate: f64) {
         self.rate = rate;
+        self.forecast.push(seq, rate);
     }
 
     /// A new workload regime: exploration may retry what failed; with another
@@ -352,10 +365,17 @@ impl Planner {
     fn policy_target(
         &self,
         obs: &Observation,
+        rise: f64,
         current: &[u64],
         fix: bool,
     ) -> Option<(Vec<u64>, u32)> {
-        let entry = self.policy.lookup(&policy::context(&obs.workload))?;
+        let mut workload = obs.workload.clone();
+        for (k, v) in &mut workload {
+            if k.ends_with("/rate") {
+                *v *= rise;
+            }
+        }
+        let entry = self.policy.lookup(&policy::context(&workload))?;
         let mut target = current.to_vec();
         for (i, d) in self.space.dims.iter().enumerate() {
             if self.is_capacity(i) || !d.movable() {
@@ -374,8 +394,15 @@ impl Planner {
     /// A move to the configuration the policy holds for this workload; for
     /// a fix only where it adds, otherwise anywhere above a known floor. Its
     /// intent follows from its cost.
-    fn follow_policy(&self, ctx: &Context<'_>, current: &[u64], fix: bool) -> Option<Proposal> {
-        let (target, windows) = self.policy_target(ctx.obs, current, fix)?;
+    /// With `rise` above 1, for the workload the rate is forecast to reach.
+    fn follow_policy(
+        &self,
+        ctx: &Context<'_>,
+        current: &[u64],
+        fix: bool,
+        rise: f64,
+    ) -> Option<Proposal> {
+        let (target, windows) = self.policy_target(ctx.obs, rise, current, fix)?;
         if !fix && self.under_floor(&target) {
             return None;
         }
@@ -400,12 +427,23 @@ impl Planner {
             target,
             kind: DecisionKind::Exploit,
             intent,
-            reason: format!(
-                "a workload like this one ({:.0} req/s) was served within every objective \
-                 for {windows} windows by: {} (cost {from:.2} → {to:.2})",
-                ctx.obs.total_rate(),
-                changes.join(", "),
-            ),
+            reason: if rise > 1.0 {
+                format!(
+                    "the load is rising: {:.0} req/s forecast {} windows ahead; a workload like \
+                     that was served within every objective for {windows} windows by: {} \
+                     (cost {from:.2} → {to:.2})",
+                    ctx.obs.total_rate() * rise,
+                    forecast::HORIZON,
+                    changes.join(", "),
+                )
+            } else {
+                format!(
+                    "a workload like this one ({:.0} req/s) was served within every objective \
+                     for {windows} windows by: {} (cost {from:.2} → {to:.2})",
+                    ctx.obs.total_rate(),
+                    changes.join(", "),
+                )
+            },
             predicted_before: BTreeMap::new(),
             predicted_after: BTreeMap::new(),
             probe: Vec::new(),
@@ -434,11 +472,11 @@ impl Planner {
         } else {
             "the model is not trusted"
         };
-        let trusted = trusted.filter(|m| m.familiar(&workload_row(m.as_ref(), ctx.obs)));
+        let trusted = trusted.filter(|m| m.familiar(&workload_row(m.as_ref(), ctx.obs, 1.0)));
         // Act on a confirmed violation, or on a likely one when the workload
         // just shifted; one slow call among few is not a violation.
         let urgent = a.violated() || (a.breached() && a.shift.is_some());
-        if urgent && let Some(p) = self.follow_policy(ctx, &current, true) {
+        if urgent && let Some(p) = self.follow_policy(ctx, &current, true, 1.0) {
             return Some(p);
         }
         // The workload moved to a context the policy knows: go to what held
@@ -446,17 +484,20 @@ impl Planner {
         if !urgent
             && a.shift.is_some()
             && a.incident.is_none()
-            && let Some(p) = self.follow_policy(ctx, &current, false)
+            && let Some(p) = self.follow_policy(ctx, &current, false, 1.0)
         {
             return Some(p);
         }
         if urgent {
             if let Some(models) = &trusted
-                && let Some(p) = self.exploit(models.as_ref(), ctx, &current, Intent::Fix)
+                && let Some(p) = self.exploit(models.as_ref(), ctx, &current, Intent::Fix, 1.0)
             {
                 return Some(p);
             }
             return self.explore_fix(&current, worst, why);
+        }
+        if let Some(p) = self.anticipate(ctx, &current) {
+            return Some(p);
         }
         if a.breached()
             || a.rising()
@@ -469,9 +510,11 @@ impl Planner {
         if let Some(models) = &trusted {
             // Every objective is likely within budget (judged on counts): a
             // predicted thin margin alone does not justify paying more.
+            // A cut must also hold at the load the forecast expects.
             let cost = self.space.cost(&current);
+            let rise = self.forecast.rise().unwrap_or(1.0);
             return self
-                .exploit(models.as_ref(), ctx, &current, Intent::Save)
+                .exploit(models.as_ref(), ctx, &current, Intent::Save, rise)
                 .filter(|p| self.space.cost(&p.target) <= cost);
         }
         let needed = self.margins(ctx);
@@ -482,7 +525,7 @@ impl Planner {
         if a.complete() && roomy {
             // A cheaper configuration known to hold at this load: straight there.
             if let Some(p) = self
-                .follow_policy(ctx, &current, false)
+                .follow_policy(ctx, &current, false, 1.0)
                 .filter(|p| self.space.cost(&p.target) < self.space.cost(&current))
             {
                 return Some(p);
@@ -490,6 +533,32 @@ impl Planner {
             return self.explore_save(&current, worst, why);
         }
         None
+    }
+
+    /// Ahead of a climbing load: where the model knows the load the rate is
+    /// heading for, and predicts the configuration in force will not hold
+    /// there, a fix now, so that knobs that act late (a cache filling) are in
+    /// place when the load arrives.
+    fn anticipate(&mut self, ctx: &Context<'_>, current: &[u64]) -> Option<Proposal> {
+        let a = ctx.analysis;
+        if !a.rising() || a.incident.is_some() || ctx.since_change < self.cooldown {
+            return None;
+        }
+        let rise = self.forecast.rise().filter(|r| *r >= MIN_RISE)?;
+        // Only what adds capacity ahead of the load: free knobs follow the
+        // load when it arrives.
+        let costlier = |p: &Proposal| self.space.cost(&p.target) > self.space.cost(current);
+        if let Some(p) = self
+            .follow_policy(ctx, current, true, rise)
+            .filter(costlier)
+        {
+            return Some(p);
+        }
+        let models = self.trusted()?;
+        if !models.familiar(&workload_row(models.as_ref(), ctx.obs, rise)) {
+            return None;
+        }
+        self.exploit(models.as_ref(), ctx, current, Intent::Fix, rise)
     }
 
     /// Sizes every capacity knob from queueing, every window (a pending probe
@@ -613,9 +682,16 @@ impl Planner {
             .collect()
     }
 
-    /// The model rows of candidate points under the workload of `obs`.
-    fn rows(&self, models: &dyn Predict, obs: &Observation, points: &[Vec<u64>]) -> Vec<Vec<f64>> {
-        let workload = workload_row(models, obs);
+    /// The model rows of candidate points under the workload of `obs`, its
+    /// rates times `rise`.
+    fn rows(
+        &self,
+        models: &dyn Predict,
+        obs: &Observation,
+        rise: f64,
+        points: &[Vec<u64>],
+    ) -> Vec<Vec<f64>> {
+        let workload = workload_row(models, obs, rise);
         points
             .iter()
             .map(|p| {
@@ -626,12 +702,16 @@ impl Planner {
             .collect()
     }
 
+    /// The cheapest nearby configuration the model predicts to meet every
+    /// objective (or, for a fix, the least violating), at the workload of
+    /// `ctx` with its rates times `rise` (1: as measured).
     fn exploit(
         &mut self,
         models: &dyn Predict,
         ctx: &Context<'_>,
         current: &[u64],
         intent: Intent,
+        rise: f64,
     ) -> Option<Proposal> {
         let mut cands =
             self.space
@@ -650,7 +730,10 @@ impl Planner {
                         Intent::Save => self.space.gentle_cut(current, c, step),
                     })
         });
-        let rows = self.rows(models, ctx.obs, &cands);
+        let mut rows = self.rows(models, ctx.obs, rise, &cands);
+        // The model's bias is measured where the service is: the
+        // configuration in force at the workload as measured, the last row.
+        rows.extend(self.rows(models, ctx.obs, 1.0, &cands[..1]));
         let preds = models.predict(&rows);
         // Per goal: predictions for every candidate, corrected by the bias seen
         // on the configuration in force (candidate 0).
@@ -664,8 +747,8 @@ impl Planner {
                 per_goal.push(vec![level; cands.len()]);
                 continue;
             };
-            let raw = raw.as_ref()?;
-            let p0 = *raw.first()?;
+            let (p0, raw) = raw.as_ref()?.split_last()?;
+            let p0 = *p0;
             let (anchor, windows) = &ctx.anchor;
             let weight = BIAS_WEIGHT * *windows as f64 / (*windows as f64 + 1.0);
             let adjusted: Vec<f64> = match anchor.get(&g.key) {
@@ -679,7 +762,7 @@ impl Planner {
                         raw.iter().map(|p| (p + d).max(0.0)).collect()
                     }
                 },
-                _ => raw.clone(),
+                _ => raw.to_vec(),
             };
             per_goal.push(adjusted);
         }
@@ -744,7 +827,45 @@ impl Planner {
                 .collect()
         };
         let mut reason = String::new();
+        if rise > 1.0 && intent == Intent::Fix {
+            let _ = write!(
+                reason,
+                "the load is rising: {:.0} req/s forecast {} windows ahead, where the \
+                 configuration in force is predicted to leave worst margin {:+.0}%; ",
+                ctx.obs.total_rate() * rise,
+                forecast::HORIZON,
+                cur_worst * 100.0
+            );
+        }
         let _ = match (intent, excess == 0.0) {
+            (Intent::Save, _) if rise > 1.0 => write!(
+                reason,
+                "every objective holds; a cheaper configuration is predicted to keep {:.0}% margin \
+                 at the {:.0} req/s forecast {} windows ahead (predicted worst margin {:+.0}%, \
+                 cost {:.2} → {:.2})",
+                margin * 100.0,
+                ctx.obs.total_rate() * rise,
+                forecast::HORIZON,
+                worst * 100.0,
+                cur_cost,
+                cost
+            ),
+            (Intent::Fix, true) if rise > 1.0 => write!(
+                reason,
+                "cheapest configuration predicted to meet every objective there with {:.0}% \
+                 margin (predicted worst margin {:+.0}%, cost {:.2} → {:.2})",
+                margin * 100.0,
+                worst * 100.0,
+                cur_cost,
+                cost
+            ),
+            (Intent::Fix, false) if rise > 1.0 => write!(
+                reason,
+                "taking the least violating there (predicted worst margin {:+.0}%, cost {:.2} → {:.2})",
+                worst * 100.0,
+                cur_cost,
+                cost
+            ),
             (Intent::Fix, true) => write!(
                 reason,
                 "objective violated (worst margin {:+.0}%); cheapest configuration predicted to \
@@ -1004,16 +1125,20 @@ impl Planner {
     }
 }
 
-/// A workload value as a model input: rates on a log scale, other signals as they are.
-/// The workload features of `obs`, in the order `models` reads them.
-fn workload_row(models: &dyn Predict, obs: &Observation) -> Vec<f64> {
+/// The workload features of `obs`, in the order `models` reads them, its
+/// rates multiplied by `rise` (1: as measured).
+fn workload_row(models: &dyn Predict, obs: &Observation, rise: f64) -> Vec<f64> {
     models
         .workload()
         .iter()
-        .map(|k| feature(k, obs.workload.get(k).copied().unwrap_or(0.0)))
+        .map(|k| {
+            let v = obs.workload.get(k).copied().unwrap_or(0.0);
+            feature(k, if k.ends_with("/rate") { v * rise } else { v })
+        })
         .collect()
 }
 
+/// A workload value as a model input: rates on a log scale, other signals as they are.
 fn feature(key: &str, value: f64) -> f64 {
     if key.ends_with("/rate") {
         workload_feature(value)
@@ -1029,7 +1154,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::analyze::{Health, SloAnalysis};
+    use crate::analyze::{Health, SloAnalysis, Trend};
     use crate::knob::knob_by_name;
     use crate::{KnobBuilder, KnobRef};
 
@@ -1191,7 +1316,7 @@ mod tests {
             let ctx = Context { obs: &obs, analysis: &a, goals: &goals, since_change: 10, anchor };
             let current = planner.space.current();
             let intent = if violated { Intent::Fix } else { Intent::Save };
-            if let Some(p) = planner.exploit(&Hostile { values }, &ctx, &current, intent) {
+            if let Some(p) = planner.exploit(&Hostile { values }, &ctx, &current, intent, 1.0) {
                 for (i, d) in planner.space.dims.iter().enumerate() {
                     prop_assert!(d.knob.erased().check_bits(p.target[i]).is_ok());
                     let moved = (d.unit(p.target[i]) - d.unit(current[i])).abs();
@@ -1218,7 +1343,11 @@ mod tests {
         let nan = Hostile {
             values: vec![f64::NAN],
         };
-        assert!(planner.exploit(&nan, &ctx, &current, Intent::Fix).is_none());
+        assert!(
+            planner
+                .exploit(&nan, &ctx, &current, Intent::Fix, 1.0)
+                .is_none()
+        );
     }
 
     #[test]
@@ -1269,13 +1398,133 @@ mod tests {
         // Every candidate predicted to meet the objective: the cheapest would
         // cut every costly knob.
         let easy = Hostile { values: vec![0.01] };
-        if let Some(p) = planner.exploit(&easy, &ctx, &current, Intent::Fix) {
+        if let Some(p) = planner.exploit(&easy, &ctx, &current, Intent::Fix, 1.0) {
             for (i, d) in planner.space.dims.iter().enumerate() {
                 if d.cost > 0.0 {
                     assert!(d.unit(p.target[i]) >= d.unit(current[i]), "{}", d.name());
                 }
             }
         }
+    }
+
+    /// A window at `rate` requests per second with the knobs in force.
+    fn window_at(planner: &Planner, seq: u64, rate: f64, p99: f64) -> Observation {
+        let mut obs = observation(p99);
+        obs.seq = seq;
+        obs.workload = [("hostile.api/rate".to_string(), rate)].into();
+        obs.knobs = planner
+            .space
+            .dims
+            .iter()
+            .map(|d| {
+                let k = d.knob.erased();
+                (d.name().to_string(), k.position_of(k.bits()))
+            })
+            .collect();
+        obs
+    }
+
+    #[test]
+    fn a_climbing_load_gets_ahead_of_it_what_held_where_it_is_heading() {
+        let knobs = knobs();
+        let mut planner = Planner::new(Space::new(&knobs, &|_| false), &Config::default());
+        let goals = p99_goal();
+        let workers = knob_by_name("hostile.workers").unwrap();
+        let many = workers.erased().parse("32").unwrap();
+        // Learned earlier: at about 270 req/s, 32 workers held.
+        for seq in 0..u64::from(policy::HOLD_WINDOWS) {
+            let mut obs = window_at(&planner, seq, 270.0, 0.01);
+            obs.knobs
+                .insert("hostile.workers".into(), workers.erased().position_of(many));
+            planner.learn(&obs, &goals);
+        }
+        // Now the load climbs 4 % a window from 130 req/s, still served well.
+        let mut seq = 100;
+        let mut rate = 130.0;
+        for _ in 0..10 {
+            planner.observe_rate(seq, rate);
+            seq += 1;
+            rate *= 1.04;
+        }
+        let obs = window_at(&planner, seq - 1, rate / 1.04, 0.01);
+        let mut a = analysis(0.8);
+        a.trend = Some(Trend::Rising);
+        let ctx = context(&obs, &a, &goals);
+        let p = planner.plan(&ctx).expect("a move ahead of the load");
+        let i = planner
+            .space
+            .dims
+            .iter()
+            .position(|d| d.name() == "hostile.workers")
+            .unwrap();
+        assert_eq!(p.target[i], many);
+        assert_eq!(p.intent, Intent::Fix);
+        assert!(p.reason.contains("the load is rising"), "{}", p.reason);
+        // Without a confirmed rising trend, the forecast alone moves nothing.
+        a.trend = None;
+        let ctx = context(&obs, &a, &goals);
+        assert!(
+            planner
+                .plan(&ctx)
+                .is_none_or(|p| !p.reason.contains("rising")),
+        );
+    }
+
+    #[test]
+    fn a_forecast_fix_measures_the_model_bias_where_the_service_is() {
+        /// Predicts the p99 from the rate alone: 20 ms at 100 req/s, growing
+        /// with its cube.
+        struct Load;
+        impl Predict for Load {
+            fn workload(&self) -> &[String] {
+                static W: OnceLock<Vec<String>> = OnceLock::new();
+                W.get_or_init(|| vec!["hostile.api/rate".to_string()])
+            }
+            fn predict(&self, rows: &[Vec<f64>]) -> Vec<(String, Option<Vec<f64>>)> {
+                let v = rows
+                    .iter()
+                    .map(|r| {
+                        let rate = r[0].exp_m1();
+                        // More workers (the second feature) halve it at most.
+                        0.02 * (rate / 100.0).powi(3) * (1.0 - 0.5 * r[1])
+                    })
+                    .collect();
+                vec![("hostile.api/p99".to_string(), Some(v))]
+            }
+            fn familiar(&self, _: &[f64]) -> bool {
+                true
+            }
+        }
+        let mut planner = Planner::new(
+            Space::new(&knobs(), &|_| false),
+            &Config::default().candidates(64),
+        );
+        let goals = p99_goal();
+        let current = planner.space.current();
+        let mut obs = window_at(&planner, 5, 100.0, 0.02);
+        obs.slis.insert("hostile.api/p99".into(), 0.02);
+        let a = analysis(0.6);
+        let ctx = Context {
+            anchor: (obs.slis.clone(), 3),
+            ..context(&obs, &a, &goals)
+        };
+        // At the measured load every objective holds: nothing to fix.
+        assert!(
+            planner
+                .exploit(&Load, &ctx, &current, Intent::Fix, 1.0)
+                .is_none()
+        );
+        // At 1.5 times the load the p99 is predicted over 50 ms with the
+        // workers in force: a fix adds workers now.
+        let p = planner
+            .exploit(&Load, &ctx, &current, Intent::Fix, 1.5)
+            .expect("a fix ahead of the load");
+        assert!(planner.space.cost(&p.target) > planner.space.cost(&current));
+        assert!(
+            p.reason.starts_with("the load is rising: 150 req/s"),
+            "{}",
+            p.reason
+        );
     }
 
     #[test]
@@ -1289,7 +1538,7 @@ mod tests {
         let current = planner.space.current();
         let easy = Hostile { values: vec![0.01] };
         let p = planner
-            .exploit(&easy, &ctx, &current, Intent::Save)
+            .exploit(&easy, &ctx, &current, Intent::Save, 1.0)
             .expect("a cheaper feasible configuration");
         assert!(planner.space.cost(&p.target) < planner.space.cost(&current));
         assert_eq!(p.kind, DecisionKind::Exploit);
