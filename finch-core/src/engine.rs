@@ -577,10 +577,7 @@ impl Engine {
         let mut obs = obs;
         // A settling window still carries the previous configuration's backlog.
         obs.clean &= !analysis.settling;
-        self.planner.observe_rate(obs.seq, obs.total_rate());
-        if let Some(shift) = &analysis.shift {
-            self.planner.on_shift(shift.mix_changed());
-        }
+        self.planner.observe(&obs, &analysis);
         self.track_segment(&obs);
         self.journal.push(Record::Observation(obs.clone()));
         // A window counts for training when it measured any SLI: an SLO

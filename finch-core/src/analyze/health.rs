@@ -48,6 +48,11 @@ impl Judgement {
     pub(crate) fn at_risk(&self) -> bool {
         self.over >= AT_RISK
     }
+
+    /// Over budget with the confidence of a confirmed violation.
+    pub(crate) fn confident(&self) -> bool {
+        self.over >= VIOLATED
+    }
 }
 
 /// The judgement of `bad` of `calls` against `budget`.

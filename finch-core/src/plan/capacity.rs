@@ -20,6 +20,14 @@
 //! returns to the smaller size and does not grow past it again for a while,
 //! whatever the load: units the resource behind cannot use do not become
 //! useful under more load.
+//!
+//! Saturation (every unit busy, calls holding them far longer than they can):
+//! the controller steps back to fewer units, and checks the step a few
+//! windows later; if the calls hold their units as long as before and an
+//! objective is still likely over its budget, the units were not the cause
+//! (a CPU neighbour, a slower mix, a slower database), so it returns to the
+//! size before and holds it there for a while: neither stepping back again
+//! nor growing.
 
 use std::collections::VecDeque;
 
@@ -78,6 +86,8 @@ pub(crate) struct Load {
     /// The analysis reports an incident: the service got slower while its
     /// configuration and workload did not change.
     pub(crate) incident: bool,
+    /// Some objective is more likely than not over its budget.
+    pub(crate) breached: bool,
 }
 
 /// A growth whose holding time is still to be compared.
@@ -86,6 +96,14 @@ struct Growth {
     from: f64,
     at: u64,
     rate: f64,
+    hold: f64,
+}
+
+/// A step back from saturation whose holding time is still to be compared.
+#[derive(Clone, Copy, Debug)]
+struct StepBack {
+    from: f64,
+    at: u64,
     hold: f64,
 }
 
@@ -104,6 +122,9 @@ pub(crate) struct Controller {
     rates: VecDeque<f64>,
     quiet: u32,
     growth: Option<Growth>,
+    step_back: Option<StepBack>,
+    /// No step back from saturation before this window (one was undone).
+    keep_until: u64,
     ceiling: Option<Ceiling>,
     /// The shortest holding time seen, slowly forgotten.
     shortest_hold: Option<f64>,
@@ -128,6 +149,8 @@ impl Controller {
             rates: VecDeque::new(),
             quiet: 0,
             growth: None,
+            step_back: None,
+            keep_until: 0,
             ceiling: None,
             shortest_hold: None,
             normal_size: None,
@@ -207,6 +230,37 @@ impl Controller {
                 });
             }
         }
+        // A step back that neither shortened the holding time nor brought the
+        // objectives back within budget was wrong: the units were not what
+        // slowed the calls (a CPU neighbour, a slower mix, a slower
+        // database), and fewer of them only queue more. Back to the size
+        // before, and no step back for a while; the calls still hold their
+        // units too long for more of them to help, so no growth either.
+        if let Some(b) = self.step_back
+            && seq >= b.at + SETTLE
+        {
+            self.step_back = None;
+            if load.breached && hold * CONTENTION > b.hold && b.from > size {
+                self.ceiling = Some(Ceiling {
+                    size: b.from,
+                    until: seq + CEILING_WINDOWS,
+                });
+                self.keep_until = seq + CEILING_WINDOWS;
+                return Some(Sizing {
+                    size: b.from,
+                    grow: true,
+                    reason: format!(
+                        "`{}`: stepping back {} → {size} left each call holding it as long \
+                         ({:.1} → {:.1} ms): the units were not the bottleneck; back to {}",
+                        self.spec.knob,
+                        b.from,
+                        b.hold * 1e3,
+                        hold * 1e3,
+                        b.from
+                    ),
+                });
+            }
+        }
         if self.ceiling.is_some_and(|c| seq >= c.until) {
             self.ceiling = None;
         }
@@ -229,6 +283,7 @@ impl Controller {
         if let Some(floor) = normal
             && saturated
             && settled
+            && seq >= self.keep_until
             && load.busy >= 0.9 * size
             && size > 2.0
         {
@@ -238,6 +293,11 @@ impl Controller {
                 until: seq + CEILING_WINDOWS,
             });
             self.growth = None;
+            self.step_back = Some(StepBack {
+                from: size,
+                at: seq,
+                hold,
+            });
             return Some(Sizing {
                 size: back,
                 grow: false,
@@ -354,6 +414,7 @@ mod tests {
             waiting,
             served: None,
             incident: false,
+            breached: false,
         }
     }
 
@@ -451,19 +512,55 @@ mod tests {
         assert_eq!(c.size(2, 16.0, load(1000.0, 12.0, 10.0), true), None);
     }
 
-    #[test]
-    fn a_saturated_capacity_steps_back_and_stays_there() {
+    /// A pool of 12 stepped back to 9 on window 2: calls held 5 ms, then,
+    /// all 12 busy, 12 ms.
+    fn stepped_back() -> Controller {
         let mut c = pool();
         assert_eq!(c.size(1, 8.0, load(1000.0, 5.0, 0.0), true), None);
-        // All 12 busy, calls hold 12 ms instead of 5: step back to 9.
         let back = c
             .size(2, 12.0, load(1000.0, 12.0, 30.0), true)
             .expect("steps back");
         assert_eq!(back.size, 9.0);
         assert!(back.reason.contains("saturated"), "{}", back.reason);
+        c
+    }
+
+    #[test]
+    fn a_saturated_capacity_steps_back_and_stays_there() {
+        let mut c = stepped_back();
         // Recovered at 9: no growth back past it at that load.
         let s = c.size(3, 9.0, load(1000.0, 6.0, 1.0), true);
         assert!(s.as_ref().is_none_or(|s| s.size <= 9.0), "{s:?}");
+    }
+
+    #[test]
+    fn a_step_back_that_does_not_shorten_the_holding_time_is_undone() {
+        let mut c = stepped_back();
+        // At 9 the calls still hold 12 ms (9 busy, 750 served a second) and
+        // an objective is still likely over budget: the connections were not
+        // the cause. After settling, back to 12.
+        let same = Load {
+            served: Some(750.0),
+            breached: true,
+            ..load(1000.0, 9.0, 60.0)
+        };
+        assert_eq!(c.size(3, 9.0, same, false), None);
+        let undo = c.size(4, 9.0, same, true).expect("undoes the step back");
+        assert_eq!(undo.size, 12.0);
+        assert!(undo.grow);
+        assert!(
+            undo.reason.contains("not the bottleneck"),
+            "{}",
+            undo.reason
+        );
+        // Still saturated at 12: neither another step back nor a growth.
+        let again = Load {
+            breached: true,
+            ..load(1000.0, 12.0, 30.0)
+        };
+        for seq in 6..12 {
+            assert_eq!(c.size(seq, 12.0, again, true), None, "window {seq}");
+        }
     }
 
     #[test]

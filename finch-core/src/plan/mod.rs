@@ -28,6 +28,7 @@ use std::sync::Arc;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::analyze::health::judge;
 use crate::analyze::{Analysis, needed_margin};
 use crate::config::Config;
 use crate::execute::DecisionKind;
@@ -119,6 +120,9 @@ const PATIENCE_WINDOWS: u64 = 6;
 /// Windows a capacity keeps its size after a resize before it is sized again
 /// (new connections opening, the backlog moving onto them).
 const CAPACITY_SETTLE: u64 = 2;
+/// Windows in a row an objective must be at risk before its run of windows can
+/// confirm it violated.
+const RISK_WINDOWS: u32 = 3;
 /// A forecast rise of the load smaller than this is not anticipated.
 const MIN_RISE: f64 = 1.05;
 /// Weight of the current window in correcting the model's bias.
@@ -161,6 +165,19 @@ pub(crate) struct Planner {
     policy: policy::Policy,
     /// Where the request rate is heading.
     forecast: forecast::RateForecast,
+    /// The last window observed and, per objective, its run of windows at
+    /// risk (more likely than not over budget) up to it.
+    at_risk: (u64, Vec<RiskRun>),
+}
+
+/// An objective's consecutive windows at risk, and its bad events and calls
+/// over them.
+#[derive(Clone, Copy, Debug, Default)]
+struct RiskRun {
+    windows: u32,
+    bad: u64,
+    calls: u64,
+    budget: f64,
 }
 
 impl Planner {
@@ -196,6 +213,7 @@ impl Planner {
             improved_at: None,
             policy: policy::Policy::default(),
             forecast: forecast::RateForecast::default(),
+            at_risk: (0, Vec::new()),
         }
     }
 
@@ -232,15 +250,69 @@ impl Planner {
             .collect()
     }
 
+    /// Takes in a window that just closed and its analysis, whether or not
+    /// anything is planned on it: the rate (for the forecast), a workload
+    /// shift, how long some objective has been likely over its budget.
+    pub(crate) fn observe(&mut self, obs: &Observation, analysis: &Analysis) {
+        self.record_rate(obs.seq, obs.total_rate());
+        if let Some(shift) = &analysis.shift {
+            self.on_shift(shift.mix_changed());
+        }
+        // Each objective's own windows while it stays at risk, pooled anew:
+        // the analysis restarts its pools whenever the configuration changes,
+        // so an objective narrowly over budget through a stream of capacity
+        // resizes is never confirmed there.
+        let consecutive = self.at_risk.0 + 1 == obs.seq;
+        let judged = analysis
+            .slos
+            .iter()
+            .flat_map(|s| s.objectives.iter().zip(&s.window));
+        let runs: Vec<RiskRun> = judged
+            .enumerate()
+            .map(|(i, (j, &(bad, calls)))| {
+                let before = self
+                    .at_risk
+                    .1
+                    .get(i)
+                    .copied()
+                    .filter(|_| consecutive)
+                    .unwrap_or_default();
+                if j.calls > 0 && j.at_risk() {
+                    RiskRun {
+                        windows: before.windows + 1,
+                        bad: before.bad + bad,
+                        calls: before.calls + calls,
+                        budget: j.budget,
+                    }
+                } else {
+                    RiskRun::default()
+                }
+            })
+            .collect();
+        self.at_risk = (obs.seq, runs);
+    }
+
+    /// Some objective has been at risk for [`RISK_WINDOWS`] windows in a row
+    /// up to window `seq`, and its bad events over those windows alone put
+    /// it over budget with the confidence of a confirmed violation.
+    fn lasting_risk(&self, seq: u64) -> bool {
+        self.at_risk.0 == seq
+            && self
+                .at_risk
+                .1
+                .iter()
+                .any(|r| r.windows >= RISK_WINDOWS && judge(r.bad, r.calls, r.budget).confident())
+    }
+
     /// Window `seq`, which just closed, served `rate` requests per second.
-    pub(crate) fn observe_rate(&mut self, seq: u64, rate: f64) {
+    fn record_rate(&mut self, seq: u64, rate: f64) {
         self.rate = rate;
         self.forecast.push(seq, rate);
     }
 
     /// A new workload regime: exploration may retry what failed; with another
     /// mix, what failed may suffice again.
-    pub(crate) fn on_shift(&mut self, mix_changed: bool) {
+    fn on_shift(&mut self, mix_changed: bool) {
         self.tabu_dir.clear();
         self.save_blocked_until = 0;
         self.save_backoff = TABU_WINDOWS;
@@ -475,7 +547,10 @@ impl Planner {
         let trusted = trusted.filter(|m| m.familiar(&workload_row(m.as_ref(), ctx.obs, 1.0)));
         // Act on a confirmed violation, or on a likely one when the workload
         // just shifted; one slow call among few is not a violation.
-        let urgent = a.violated() || (a.breached() && a.shift.is_some());
+        // An objective at risk window after window, whose windows together
+        // confirm it over budget, is violated.
+        let lasting = self.lasting_risk(seq);
+        let urgent = a.violated() || (a.breached() && (a.shift.is_some() || lasting));
         if urgent && let Some(p) = self.follow_policy(ctx, &current, true, 1.0) {
             return Some(p);
         }
@@ -604,6 +679,7 @@ impl Planner {
                 waiting,
                 served,
                 incident: ctx.analysis.incident.is_some(),
+                breached: ctx.analysis.breached(),
             };
             let Some(sizing) = c.size(ctx.obs.seq, size, load, settled) else {
                 continue;
@@ -1425,6 +1501,47 @@ mod tests {
     }
 
     #[test]
+    fn an_objective_at_risk_window_after_window_is_fixed_once_its_windows_confirm_it() {
+        let mut planner = Planner::new(Space::new(&knobs(), &|_| false), &Config::default());
+        let goals = p99_goal();
+        // 1.4 % of calls over the bound (budget 1 %): each window's pool is
+        // at risk, never confirmed.
+        let mut a = analysis(-0.4);
+        a.slos[0].health = Health::AtRisk;
+        a.slos[0].objectives[0].over = 0.7;
+        assert!(a.breached() && !a.violated());
+        let mut obs = observation(0.06);
+        for seq in 1..=u64::from(RISK_WINDOWS) {
+            obs.seq = seq;
+            planner.observe(&obs, &a);
+            let ctx = context(&obs, &a, &goals);
+            let p = planner.plan(&ctx);
+            if seq < u64::from(RISK_WINDOWS) {
+                assert!(p.is_none(), "window {seq}: {:?}", p.map(|p| p.reason));
+            } else {
+                // 42 of 3000 calls over the bound: confirmed.
+                let p = p.expect("a lasting risk is fixed");
+                assert_eq!(p.intent, Intent::Fix);
+            }
+        }
+        // A window within budget starts the run again.
+        obs.seq += 1;
+        planner.observe(&obs, &analysis(0.3));
+        obs.seq += 1;
+        planner.observe(&obs, &a);
+        assert_eq!(planner.at_risk.1[0].windows, 1);
+        // As few bad events as a quiet service within its budget shows never
+        // add up to a confirmed violation, however long the run.
+        let mut quiet = a.clone();
+        quiet.slos[0].window = vec![(1, 150)];
+        for _ in 0..10 {
+            obs.seq += 1;
+            planner.observe(&obs, &quiet);
+            assert!(!planner.lasting_risk(obs.seq));
+        }
+    }
+
+    #[test]
     fn a_climbing_load_gets_ahead_of_it_what_held_where_it_is_heading() {
         let knobs = knobs();
         let mut planner = Planner::new(Space::new(&knobs, &|_| false), &Config::default());
@@ -1442,7 +1559,7 @@ mod tests {
         let mut seq = 100;
         let mut rate = 130.0;
         for _ in 0..10 {
-            planner.observe_rate(seq, rate);
+            planner.record_rate(seq, rate);
             seq += 1;
             rate *= 1.04;
         }
