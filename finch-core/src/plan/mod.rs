@@ -441,12 +441,11 @@ impl Planner {
         current: &[u64],
         fix: bool,
     ) -> Option<(Vec<u64>, u32)> {
-        let mut workload = obs.workload.clone();
-        for (k, v) in &mut workload {
-            if k.ends_with("/rate") {
-                *v *= rise;
-            }
-        }
+        let workload = obs
+            .workload
+            .iter()
+            .map(|(k, &v)| (k.clone(), at_rise(k, v, rise)))
+            .collect();
         let entry = self.policy.lookup(&policy::context(&workload))?;
         let mut target = current.to_vec();
         for (i, d) in self.space.dims.iter().enumerate() {
@@ -1031,76 +1030,80 @@ impl Planner {
                 // further: let the backlog drain before judging other knobs.
                 return None;
             }
-            let dirs: &[i8] = match self.helpful.get(&i) {
-                Some(1) => &[1],
-                Some(_) => &[-1],
-                None if d.cost > 0.0 => &[1],
-                None => &[1, -1],
+            let Some((dir, bits)) = self.first_step(i, current, share) else {
+                continue;
             };
-            for &dir in dirs {
-                if self.tabu_dir.contains_key(&(i, dir)) {
-                    continue;
-                }
-                let Some(bits) = d.step(current[i], f64::from(dir), share) else {
-                    continue;
-                };
-                let mut target = current.to_vec();
-                target[i] = bits;
-                let mut reason = format!(
-                    "objective violated (worst margin {:+.0}%) and {why}: \
-                     exploring one step {} on `{}` ({} → {})",
-                    worst * 100.0,
-                    if dir > 0 { "up" } else { "down" },
-                    d.name(),
-                    d.knob.erased().value_of(current[i]),
-                    d.knob.erased().value_of(bits),
-                );
-                let mut probe = vec![(i, dir)];
-                // A free knob not yet known to help rides along with a costly
-                // step: trying it costs nothing, and a lever without a cost
-                // is otherwise only reached once every costly knob is spent.
-                if d.cost > 0.0
-                    && let Some((j, free_dir, free_bits)) = self.free_rider(current, share)
-                {
-                    let f = &self.space.dims[j];
-                    target[j] = free_bits;
-                    probe.push((j, free_dir));
-                    let _ = write!(
-                        reason,
-                        ", with free `{}` {} → {}",
-                        f.name(),
-                        f.knob.erased().value_of(current[j]),
-                        f.knob.erased().value_of(free_bits),
-                    );
-                }
-                return Some(Proposal {
-                    target,
-                    kind: DecisionKind::Explore,
-                    intent: Intent::Fix,
+            let mut target = current.to_vec();
+            target[i] = bits;
+            let mut reason = format!(
+                "objective violated (worst margin {:+.0}%) and {why}: \
+                 exploring one step {} on `{}` ({} → {})",
+                worst * 100.0,
+                if dir > 0 { "up" } else { "down" },
+                d.name(),
+                d.knob.erased().value_of(current[i]),
+                d.knob.erased().value_of(bits),
+            );
+            let mut probe = vec![(i, dir)];
+            // A free knob not yet known to help rides along with a costly
+            // step: trying it costs nothing, and a lever without a cost
+            // is otherwise only reached once every costly knob is spent.
+            if d.cost > 0.0
+                && let Some((j, free_dir, free_bits)) = self.free_rider(current, share)
+            {
+                let f = &self.space.dims[j];
+                target[j] = free_bits;
+                probe.push((j, free_dir));
+                let _ = write!(
                     reason,
-                    predicted_before: BTreeMap::new(),
-                    predicted_after: BTreeMap::new(),
-                    probe,
-                });
+                    ", with free `{}` {} → {}",
+                    f.name(),
+                    f.knob.erased().value_of(current[j]),
+                    f.knob.erased().value_of(free_bits),
+                );
             }
+            return Some(Proposal {
+                target,
+                kind: DecisionKind::Explore,
+                intent: Intent::Fix,
+                reason,
+                predicted_before: BTreeMap::new(),
+                predicted_after: BTreeMap::new(),
+                probe,
+            });
         }
         None
     }
 
-    /// A free knob not known to help, with a direction not ruled out and a
-    /// step it can take from `current`.
+    /// The first exploratory step knob `i` can take from `current`: the way
+    /// it helped before, else up (costly) or either way (free), a direction
+    /// not ruled out, and a step the knob's range allows.
+    fn first_step(&self, i: usize, current: &[u64], share: f64) -> Option<(i8, u64)> {
+        let d = &self.space.dims[i];
+        let dirs: &[i8] = match self.helpful.get(&i) {
+            Some(1) => &[1],
+            Some(_) => &[-1],
+            None if d.cost > 0.0 => &[1],
+            None => &[1, -1],
+        };
+        dirs.iter().find_map(|&dir| {
+            if self.tabu_dir.contains_key(&(i, dir)) {
+                return None;
+            }
+            d.step(current[i], f64::from(dir), share)
+                .map(|bits| (dir, bits))
+        })
+    }
+
+    /// A free knob not known to help and the first step it can take.
     fn free_rider(&self, current: &[u64], share: f64) -> Option<(usize, i8, u64)> {
-        self.space.dims.iter().enumerate().find_map(|(j, f)| {
+        (0..self.space.dims.len()).find_map(|j| {
+            let f = &self.space.dims[j];
             if !f.movable() || f.cost > 0.0 || self.helpful.contains_key(&j) {
                 return None;
             }
-            [1i8, -1].into_iter().find_map(|dir| {
-                if self.tabu_dir.contains_key(&(j, dir)) {
-                    return None;
-                }
-                f.step(current[j], f64::from(dir), share)
-                    .map(|bits| (j, dir, bits))
-            })
+            self.first_step(j, current, share)
+                .map(|(dir, bits)| (j, dir, bits))
         })
     }
 
@@ -1208,10 +1211,22 @@ fn workload_row(models: &dyn Predict, obs: &Observation, rise: f64) -> Vec<f64> 
         .workload()
         .iter()
         .map(|k| {
-            let v = obs.workload.get(k).copied().unwrap_or(0.0);
-            feature(k, if k.ends_with("/rate") { v * rise } else { v })
+            feature(
+                k,
+                at_rise(k, obs.workload.get(k).copied().unwrap_or(0.0), rise),
+            )
         })
         .collect()
+}
+
+/// A workload value when the load is `rise` times what was measured: rates
+/// scale, other signals (the mix) stay.
+fn at_rise(key: &str, value: f64, rise: f64) -> f64 {
+    if key.ends_with("/rate") {
+        value * rise
+    } else {
+        value
+    }
 }
 
 /// A workload value as a model input: rates on a log scale, other signals as they are.
