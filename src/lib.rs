@@ -34,7 +34,7 @@ pub use finch_core::{
 
 /// The loop's decisions: what changed, why, what was predicted, how it turned out.
 pub mod decision {
-    pub use finch_core::execute::{Change, Decision, DecisionKind, DecisionOutcome};
+    pub use finch_core::execute::{Change, Decision, DecisionKind, DecisionOutcome, Verdict};
 }
 
 /// Where the loop keeps observations, decisions and models.

@@ -14,14 +14,16 @@ use tokio::task::JoinHandle;
 use crate::analyze::{Analysis, Analyzer, Health, Incident, Saturation, Shift, Trend};
 use crate::config::Config;
 use crate::error::StoreError;
-use crate::execute::{Baseline, Change, Decision, DecisionKind, DecisionOutcome, Executor};
+use crate::execute::{
+    Baseline, Change, Decision, DecisionKind, DecisionOutcome, Executor, Verdict,
+};
 use crate::export;
 use crate::knob::KnobRef;
 use crate::knowledge::{Journal, ModelBlob, Numbering, Record, seal, unseal};
 use crate::monitor::{Monitor, Observation, SloSample, sli_key};
 use crate::plan::model::{self, Models, TrainError};
 use crate::plan::space::Space;
-use crate::plan::{Context, Goal, Intent, Planner, Proposal, Verdict};
+use crate::plan::{Context, Goal, Intent, Planner, Proposal};
 use crate::slo::SloRef;
 use crate::status::{KnobStatus, ModelStatus, ObjectiveStatus, SliModelStatus, SloStatus, Status};
 use crate::util::panic_message;
@@ -281,12 +283,28 @@ impl Engine {
                 "finch: warm start with a policy from stored observations"
             );
         }
-        for d in knowledge
+        let mut decisions: Vec<Decision> = knowledge
             .decisions
             .into_iter()
             .filter(|d| d.instance == own)
-        {
+            .collect();
+        decisions.sort_by_key(|d| d.id);
+        // What earlier runs learned of each knob it probed: the way it
+        // helped, or that it did nothing.
+        let mut recalled = 0;
+        for d in decisions {
+            if let Some(verdict) = d.verdict
+                && self.planner.recall(&d, verdict)
+            {
+                recalled += 1;
+            }
             self.remember(d);
+        }
+        if recalled > 0 {
+            tracing::info!(
+                verdicts = recalled,
+                "finch: warm start with the verdicts of earlier probes"
+            );
         }
         if let Some(blob) = knowledge.model {
             match decode_model(&blob.bytes) {
@@ -412,6 +430,7 @@ impl Engine {
                 knob: d.name().to_string(),
                 from: d.knob.erased().value_of(b).to_string(),
                 to: d.knob.erased().value_of(a).to_string(),
+                probed: false,
             })
             .collect();
         let id = self.next_decision;
@@ -430,6 +449,7 @@ impl Engine {
             cost_before: space.cost(before),
             cost_after: space.cost(after),
             outcome: DecisionOutcome::Pending,
+            verdict: None,
         }
     }
 
@@ -476,6 +496,7 @@ impl Engine {
             self.planner
                 .feedback(&p.after, p.intent, &p.probe, Verdict::Unknown);
             let mut d = p.decision;
+            d.verdict = Some(Verdict::Unknown);
             let cut = d.cost_after < d.cost_before;
             d.outcome = if cut {
                 DecisionOutcome::RolledBack {
@@ -597,6 +618,7 @@ impl Engine {
             && let Some(p) = self.executor.abandon()
         {
             let mut d = p.decision;
+            d.verdict = Some(Verdict::Unknown);
             d.outcome = DecisionOutcome::Kept {
                 note: "superseded by a change made outside the loop".into(),
             };
@@ -608,6 +630,7 @@ impl Engine {
             self.planner
                 .feedback(&p.after, p.intent, &p.probe, j.verdict);
             let mut d = p.decision;
+            d.verdict = Some(j.verdict);
             d.outcome = if j.rollback {
                 DecisionOutcome::RolledBack {
                     reason: j.note.clone(),
@@ -670,6 +693,7 @@ impl Engine {
                     Verdict::Unknown,
                 );
                 let mut old = pending.decision;
+                old.verdict = Some(Verdict::Unknown);
                 old.outcome = DecisionOutcome::Kept {
                     note: "not judged: capacities were resized meanwhile; kept".into(),
                 };
@@ -692,6 +716,10 @@ impl Engine {
         if let Some(p) = proposal {
             let before = self.planner.space.current();
             let mut d = self.new_decision(&obs, p.kind, &before, &p.target, p.reason);
+            let space = &self.planner.space;
+            for c in &mut d.changes {
+                c.probed = p.probe.iter().any(|&(i, _)| space.dims[i].name() == c.knob);
+            }
             d.predicted_before = p.predicted_before;
             d.predicted_after = p.predicted_after;
             match self.executor.apply(&self.planner.space, &p.target).await {
@@ -952,6 +980,7 @@ impl Engine {
         let mut d = self.new_decision(&obs, DecisionKind::Operator, &before, &after, reason);
         if let Some(p) = self.executor.abandon() {
             let mut old = p.decision;
+            old.verdict = Some(Verdict::Unknown);
             old.outcome = DecisionOutcome::Kept {
                 note: "superseded by an operator change".into(),
             };

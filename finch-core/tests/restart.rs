@@ -21,6 +21,13 @@ async fn a_restarted_loop_resumes_warm_from_the_file_store() {
     let before = first.status();
     assert!(before.model.trusted, "the first run learned a model");
     let last_decision = before.decisions.last().map(|d| d.id).unwrap();
+    assert!(
+        before
+            .decisions
+            .iter()
+            .any(|d| d.verdict.is_some() && d.changes.iter().any(|c| c.probed)),
+        "verified probes carry their verdict, to be recalled at the restart"
+    );
     first.shutdown().await;
 
     // The service restarts: knobs are back at their defaults.

@@ -247,6 +247,13 @@ impl Analyzer {
                     st.drift.restart();
                     st.objectives.iter_mut().for_each(ObjectiveHealth::restart);
                 }
+                // The environment changed only if the SLO was within its
+                // objectives before: a service already over budget that gets
+                // slower is a backlog growing under the workload it has.
+                let healthy = !st
+                    .objectives
+                    .iter()
+                    .any(|h| h.violated() || h.current().at_risk());
                 let drift = if settling {
                     None
                 } else {
@@ -255,7 +262,7 @@ impl Analyzer {
                 if let Some((direction, evidence)) = drift {
                     // The pool restarts where the SLI moved.
                     st.objectives.iter_mut().for_each(ObjectiveHealth::restart);
-                    if workload_steady && direction == Direction::Worse {
+                    if workload_steady && healthy && direction == Direction::Worse {
                         incident = Some(Incident {
                             slo: sample.slo.name().to_string(),
                             direction,
@@ -430,6 +437,24 @@ mod tests {
         }
         for seq in 20..40 {
             let an = a.analyze(&obs(seq, 2.0, 0.0), &[sample(&other, 10)]);
+            assert!(an.incident.is_none(), "{seq}");
+        }
+    }
+
+    #[test]
+    fn a_service_over_budget_that_gets_slower_is_not_an_incident() {
+        // Every call over the bound, window after window (a backlog under the
+        // load it has), then twice as slow: the backlog grew, the environment
+        // did not change.
+        let slo = register("analyze.tests.backlog");
+        let mut a = Analyzer::new(std::slice::from_ref(&slo), Vec::new());
+        for seq in 0..20 {
+            let an = a.analyze(&obs(seq, 4.0, 0.0), &[sample(&slo, 60)]);
+            assert!(an.violated(), "{seq}: every call is over 50 ms");
+            assert!(an.incident.is_none(), "{seq}");
+        }
+        for seq in 20..30 {
+            let an = a.analyze(&obs(seq, 4.0, 0.0), &[sample(&slo, 120)]);
             assert!(an.incident.is_none(), "{seq}");
         }
     }

@@ -49,6 +49,24 @@ pub enum DecisionOutcome {
     },
 }
 
+/// How verification judged a change, from the bad events of the windows
+/// after it against those before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// A fix: bad events fell.
+    Improved,
+    /// A fix: bad events neither fell nor rose.
+    NoEffect,
+    /// Bad events rose: a fix made things worse, or a cost cut went too far.
+    Regressed,
+    /// A cost cut: the objectives still hold.
+    Held,
+    /// Not judged: the evidence did not decide, or the windows were taken by
+    /// an incident, a workload shift or another change. It teaches nothing.
+    Unknown,
+}
+
 /// One knob's change.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Change {
@@ -58,6 +76,11 @@ pub struct Change {
     pub from: String,
     /// Value after, as text.
     pub to: String,
+    /// Whether the change is a probe of this knob: the planner credits the
+    /// knob with the decision's [`Verdict`] (it helps that way, or it does
+    /// nothing), and remembers it across restarts.
+    #[serde(default)]
+    pub probed: bool,
 }
 
 /// One decision of the loop: what changed, why, and what it expected.
@@ -89,6 +112,10 @@ pub struct Decision {
     pub cost_after: f64,
     /// How it turned out.
     pub outcome: DecisionOutcome,
+    /// How verification judged it; `None` while pending, and for changes
+    /// that are not verified (rollbacks, operator changes, failed appliers).
+    #[serde(default)]
+    pub verdict: Option<Verdict>,
 }
 
 impl Decision {

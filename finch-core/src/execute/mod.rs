@@ -12,13 +12,13 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 
-pub use decision::{Change, Decision, DecisionKind, DecisionOutcome};
+pub use decision::{Change, Decision, DecisionKind, DecisionOutcome, Verdict};
 
 use crate::analyze::Analysis;
 use crate::analyze::stats::{Conclusion, Sprt, binomial_llr};
 use crate::knob::{ErasedKnob, publish};
+use crate::plan::Intent;
 use crate::plan::space::Space;
-use crate::plan::{Intent, Verdict};
 use lanes::{Lanes, timed_out};
 
 /// A change being verified.
@@ -286,7 +286,9 @@ impl Executor {
                 "made objectives worse: bad events rose".to_string(),
             )),
             (Intent::Fix, Some(Conclusion::NoEffect), Some(Conclusion::NoEffect)) => {
-                let explore = !p.probe.is_empty();
+                // An exploratory step that did nothing is undone; a planned
+                // fix is kept (what it moved is ruled out as a lever).
+                let explore = p.decision.kind == DecisionKind::Explore;
                 Some((
                     Verdict::NoEffect,
                     explore,
@@ -343,6 +345,7 @@ mod tests {
             cost_before: 0.0,
             cost_after: 0.0,
             outcome: DecisionOutcome::Pending,
+            verdict: None,
         }
     }
 

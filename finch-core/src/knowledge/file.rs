@@ -601,7 +601,7 @@ mod tests {
 
     #[tokio::test]
     async fn decisions_of_every_outcome_round_trip() {
-        use crate::execute::{Change, Decision, DecisionKind, DecisionOutcome};
+        use crate::execute::{Change, Decision, DecisionKind, DecisionOutcome, Verdict};
         let outcomes = [
             DecisionOutcome::Pending,
             DecisionOutcome::Kept {
@@ -627,6 +627,7 @@ mod tests {
                     knob: "k".into(),
                     from: "1".into(),
                     to: "2".into(),
+                    probed: true,
                 }],
                 reason: "because".into(),
                 measured_before: [("s/p99".to_string(), 0.2)].into(),
@@ -635,6 +636,7 @@ mod tests {
                 cost_before: 0.5,
                 cost_after: 0.25,
                 outcome,
+                verdict: Some(Verdict::Held),
             })
             .collect();
         let dir = tempfile::tempdir().unwrap();

@@ -31,7 +31,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::analyze::health::judge;
 use crate::analyze::{Analysis, needed_margin};
 use crate::config::Config;
-use crate::execute::DecisionKind;
+use crate::execute::{Decision, DecisionKind, Verdict};
 use crate::monitor::Observation;
 use crate::slo::Objective;
 use model::{KnobAxis, Models, Predict, Target, TrainingSet, workload_feature};
@@ -58,16 +58,18 @@ pub(crate) struct Proposal {
     pub(crate) probe: Vec<(usize, i8)>,
 }
 
-/// How a verified change turned out, as the planner learns from it.
+/// How the planner follows its policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Verdict {
-    Improved,
-    NoEffect,
-    Regressed,
-    Held,
-    /// Not judged (inconclusive, or judged during an incident or a shift): it
-    /// teaches nothing.
-    Unknown,
+enum Follow {
+    /// An objective is violated: the configuration of the nearest context
+    /// known at the same or a higher load serves; only what adds moves.
+    Fix,
+    /// Ahead of a rising load: the configuration known at the load forecast,
+    /// only what adds.
+    Ahead,
+    /// The workload moved: the configuration known for it, cheaper or
+    /// costlier.
+    Move,
 }
 
 /// An objective the planner must meet: its SLI key and bound.
@@ -357,21 +359,28 @@ impl Planner {
         verdict: Verdict,
     ) {
         let seq = self.seq;
+        self.credit(seq, intent, probe, verdict);
         match verdict {
-            Verdict::Improved | Verdict::Held => {
-                if intent == Intent::Fix {
-                    for &(i, dir) in probe {
-                        self.helpful.insert(i, dir);
-                    }
-                }
-                if verdict == Verdict::Improved {
-                    self.improved_at = Some(seq);
-                }
-                if intent == Intent::Save {
-                    self.save_backoff = TABU_WINDOWS;
+            Verdict::Improved => self.improved_at = Some(seq),
+            Verdict::Held if intent == Intent::Save => self.save_backoff = TABU_WINDOWS,
+            Verdict::Regressed if intent == Intent::Save => {
+                self.add_floor(after);
+                self.save_blocked_until = seq + self.save_backoff;
+                self.save_backoff = (self.save_backoff * 2).min(TABU_WINDOWS * 16);
+            }
+            _ => {}
+        }
+    }
+
+    /// Credits the knobs a change probed with its verdict (judged after
+    /// window `seq`): the way a fix helped, or a way that did nothing or harm.
+    fn credit(&mut self, seq: u64, intent: Intent, probe: &[(usize, i8)], verdict: Verdict) {
+        match verdict {
+            Verdict::Improved | Verdict::Held if intent == Intent::Fix => {
+                for &(i, dir) in probe {
+                    self.helpful.insert(i, dir);
                 }
             }
-            Verdict::Unknown => {}
             Verdict::NoEffect | Verdict::Regressed => {
                 for &(i, dir) in probe {
                     self.tabu_dir.insert((i, dir), seq + PROBE_TABU_WINDOWS);
@@ -379,13 +388,40 @@ impl Planner {
                         self.helpful.remove(&i);
                     }
                 }
-                if verdict == Verdict::Regressed && intent == Intent::Save {
-                    self.add_floor(after);
-                    self.save_blocked_until = seq + self.save_backoff;
-                    self.save_backoff = (self.save_backoff * 2).min(TABU_WINDOWS * 16);
-                }
             }
+            _ => {}
         }
+    }
+
+    /// Learns again, at a warm start, what a stored decision's verdict taught
+    /// of the knobs it probed; whether it probed any this run still has.
+    pub(crate) fn recall(&mut self, decision: &Decision, verdict: Verdict) -> bool {
+        let probe: Vec<(usize, i8)> = decision
+            .changes
+            .iter()
+            .filter(|c| c.probed)
+            .filter_map(|c| {
+                let i = self.space.dims.iter().position(|d| d.name() == c.knob)?;
+                let d = &self.space.dims[i];
+                let from = d.knob.erased().parse(&c.from).ok()?;
+                let to = d.knob.erased().parse(&c.to).ok()?;
+                Some((i, if d.unit(to) > d.unit(from) { 1 } else { -1 }))
+            })
+            .collect();
+        let intent = if decision.cost_after < decision.cost_before {
+            Intent::Save
+        } else {
+            Intent::Fix
+        };
+        self.credit(decision.window, intent, &probe, verdict);
+        !probe.is_empty()
+    }
+
+    /// Whether a fix may not move knob `i` in direction `dir`: a verified
+    /// change found that move did nothing (or harm), or the opposite one
+    /// helped.
+    fn ruled_out(&self, (i, dir): (usize, i8)) -> bool {
+        self.tabu_dir.contains_key(&(i, dir)) || self.helpful.get(&i) == Some(&-dir)
     }
 
     /// Whether dimension `i` is a capacity (sized by its controller, not
@@ -432,32 +468,42 @@ impl Planner {
     }
 
     /// The configuration the policy holds for the current workload, applied
-    /// to the movable searched knobs of `current`: all of them (`fix` false),
-    /// or, for a fix, only where it adds (a fix lowers no costly knob).
+    /// to the movable searched knobs of `current`: all of them
+    /// ([`Follow::Move`]), or, for a fix, only where it adds (a fix lowers no
+    /// costly knob, nor moves a knob a way verification ruled out).
     fn policy_target(
         &self,
         obs: &Observation,
         rise: f64,
         current: &[u64],
-        fix: bool,
+        follow: Follow,
     ) -> Option<(Vec<u64>, u32)> {
         let workload = obs
             .workload
             .iter()
             .map(|(k, &v)| (k.clone(), at_rise(k, v, rise)))
             .collect();
-        let entry = self.policy.lookup(&policy::context(&workload))?;
+        let context = policy::context(&workload);
+        let entry = match follow {
+            Follow::Fix => self.policy.nearest(&context)?,
+            Follow::Ahead | Follow::Move => self.policy.lookup(&context)?,
+        };
+        let fix = follow != Follow::Move;
         let mut target = current.to_vec();
         for (i, d) in self.space.dims.iter().enumerate() {
             if self.is_capacity(i) || !d.movable() {
                 continue;
             }
             let want = *entry.point.get(i)?;
-            target[i] = if fix && d.cost > 0.0 && d.unit(want) < d.unit(current[i]) {
-                current[i]
+            let dir = if d.unit(want) > d.unit(current[i]) {
+                1
             } else {
-                want
+                -1
             };
+            let keep = fix
+                && want != current[i]
+                && ((d.cost > 0.0 && dir < 0) || self.ruled_out((i, dir)));
+            target[i] = if keep { current[i] } else { want };
         }
         (target != current).then_some((target, entry.windows))
     }
@@ -470,10 +516,11 @@ impl Planner {
         &self,
         ctx: &Context<'_>,
         current: &[u64],
-        fix: bool,
+        follow: Follow,
         rise: f64,
     ) -> Option<Proposal> {
-        let (target, windows) = self.policy_target(ctx.obs, rise, current, fix)?;
+        let (target, windows) = self.policy_target(ctx.obs, rise, current, follow)?;
+        let fix = follow != Follow::Move;
         if !fix && self.under_floor(&target) {
             return None;
         }
@@ -550,7 +597,15 @@ impl Planner {
         // confirm it over budget, is violated.
         let lasting = self.lasting_risk(seq);
         let urgent = a.violated() || (a.breached() && (a.shift.is_some() || lasting));
-        if urgent && let Some(p) = self.follow_policy(ctx, &current, true, 1.0) {
+        // What held here fixes a violation only by adding what is missing
+        // (a configuration already as large in every costly knob failed for
+        // another reason: moving free knobs back would only take the windows
+        // a probe needs).
+        if urgent
+            && let Some(p) = self
+                .follow_policy(ctx, &current, Follow::Fix, 1.0)
+                .filter(|p| self.space.cost(&p.target) > self.space.cost(&current))
+        {
             return Some(p);
         }
         // The workload moved to a context the policy knows: go to what held
@@ -558,7 +613,7 @@ impl Planner {
         if !urgent
             && a.shift.is_some()
             && a.incident.is_none()
-            && let Some(p) = self.follow_policy(ctx, &current, false, 1.0)
+            && let Some(p) = self.follow_policy(ctx, &current, Follow::Move, 1.0)
         {
             return Some(p);
         }
@@ -599,7 +654,7 @@ impl Planner {
         if a.complete() && roomy {
             // A cheaper configuration known to hold at this load: straight there.
             if let Some(p) = self
-                .follow_policy(ctx, &current, false, 1.0)
+                .follow_policy(ctx, &current, Follow::Move, 1.0)
                 .filter(|p| self.space.cost(&p.target) < self.space.cost(&current))
             {
                 return Some(p);
@@ -623,7 +678,7 @@ impl Planner {
         // load when it arrives.
         let costlier = |p: &Proposal| self.space.cost(&p.target) > self.space.cost(current);
         if let Some(p) = self
-            .follow_policy(ctx, current, true, rise)
+            .follow_policy(ctx, current, Follow::Ahead, rise)
             .filter(costlier)
         {
             return Some(p);
@@ -796,12 +851,18 @@ impl Planner {
         // the model's error in a new regime hides it) stays. Cost cuts are
         // cautious, so that a cut the model got wrong costs one short
         // violation, not an outage.
+        // A fix moves no knob the way a verified change found it did nothing
+        // (or harm), nor back against the way one found it helped: the
+        // model's belief otherwise is an artefact of what moved beside it.
         let step = self.explore_step;
         cands.retain(|c| {
             c.as_slice() == current
                 || (!self.under_floor(c)
                     && match intent {
-                        Intent::Fix => self.space.no_cut(current, c),
+                        Intent::Fix => {
+                            self.space.no_cut(current, c)
+                                && !moves(&self.space, current, c).any(|m| self.ruled_out(m))
+                        }
                         Intent::Save => self.space.gentle_cut(current, c, step),
                     })
         });
@@ -991,7 +1052,13 @@ impl Planner {
             reason,
             predicted_before: predicted(0),
             predicted_after: predicted(j),
-            probe: Vec::new(),
+            // A fix is judged knob by knob: what it moved is credited with
+            // its effect, or ruled out as a lever when it had none.
+            probe: if cost < cur_cost {
+                Vec::new()
+            } else {
+                moves(&self.space, current, &cands[j]).collect()
+            },
         })
     }
 
@@ -1206,6 +1273,22 @@ impl Planner {
 
 /// The workload features of `obs`, in the order `models` reads them, its
 /// rates multiplied by `rise` (1: as measured).
+/// The knobs `to` moves away from `from`, each with its direction along the
+/// knob's axis.
+fn moves<'a>(
+    space: &'a Space,
+    from: &'a [u64],
+    to: &'a [u64],
+) -> impl Iterator<Item = (usize, i8)> + 'a {
+    space
+        .dims
+        .iter()
+        .zip(from.iter().zip(to))
+        .enumerate()
+        .filter(|(_, (_, (a, b)))| a != b)
+        .map(|(i, (d, (&a, &b)))| (i, if d.unit(b) > d.unit(a) { 1 } else { -1 }))
+}
+
 fn workload_row(models: &dyn Predict, obs: &Observation, rise: f64) -> Vec<f64> {
     models
         .workload()
@@ -1422,13 +1505,17 @@ mod tests {
         }
     }
 
+    /// A planner over the hostile knobs (64 candidates per plan) and a window
+    /// whose p99 of 80 ms violates its 50 ms objective.
+    fn violated() -> (Planner, Observation, Analysis, [Goal; 1]) {
+        let config = Config::default().candidates(64);
+        let planner = Planner::new(Space::new(&knobs(), &|_| false), &config);
+        (planner, observation(0.08), analysis(-0.6), p99_goal())
+    }
+
     #[test]
     fn a_model_that_only_answers_nan_changes_nothing() {
-        let config = Config::default().candidates(64);
-        let mut planner = Planner::new(Space::new(&knobs(), &|_| false), &config);
-        let goals = p99_goal();
-        let obs = observation(0.08);
-        let a = analysis(-0.6);
+        let (mut planner, obs, a, goals) = violated();
         let ctx = context(&obs, &a, &goals);
         let current = planner.space.current();
         let nan = Hostile {
@@ -1439,6 +1526,90 @@ mod tests {
                 .exploit(&nan, &ctx, &current, Intent::Fix, 1.0)
                 .is_none()
         );
+    }
+
+    /// A stored decision of window `window` that probed `knob` from `from`
+    /// to `to`, judged `verdict`.
+    fn stored(window: u64, knob: &str, from: &str, to: &str, verdict: Verdict) -> Decision {
+        Decision {
+            id: window,
+            instance: "t".into(),
+            window,
+            at_ms: 0,
+            kind: DecisionKind::Explore,
+            changes: vec![crate::execute::Change {
+                knob: knob.into(),
+                from: from.into(),
+                to: to.into(),
+                probed: true,
+            }],
+            reason: String::new(),
+            measured_before: BTreeMap::new(),
+            predicted_before: BTreeMap::new(),
+            predicted_after: BTreeMap::new(),
+            cost_before: 0.5,
+            cost_after: 0.6,
+            outcome: crate::execute::DecisionOutcome::Pending,
+            verdict: Some(verdict),
+        }
+    }
+
+    #[test]
+    fn a_warm_start_recalls_which_knob_helped_and_which_did_nothing() {
+        let mut planner = Planner::new(Space::new(&knobs(), &|_| false), &Config::default());
+        // An earlier run: more workers did nothing; a larger cache helped.
+        let no_effect = stored(3, "hostile.workers", "8", "12", Verdict::NoEffect);
+        assert!(planner.recall(&no_effect, Verdict::NoEffect));
+        let helped = stored(4, "hostile.cache", "0.5", "0.8", Verdict::Improved);
+        assert!(planner.recall(&helped, Verdict::Improved));
+        let gone = stored(5, "gone.knob", "1", "2", Verdict::Improved);
+        assert!(
+            !planner.recall(&gone, Verdict::Improved),
+            "a knob this run does not have teaches nothing"
+        );
+        let goals = p99_goal();
+        let obs = observation(0.08);
+        let a = analysis(-0.6);
+        let ctx = context(&obs, &a, &goals);
+        let p = planner.plan(&ctx).expect("a violation is explored");
+        assert_eq!(
+            p.probe
+                .first()
+                .map(|&(i, dir)| (planner.space.dims[i].name(), dir)),
+            Some(("hostile.cache", 1)),
+            "the knob known to help goes first: {}",
+            p.reason
+        );
+        let workers = 0;
+        assert!(planner.ruled_out((workers, 1)), "more workers did nothing");
+    }
+
+    #[test]
+    fn a_model_fix_moves_no_knob_a_verified_change_ruled_out() {
+        let (mut planner, obs, a, goals) = violated();
+        let ctx = context(&obs, &a, &goals);
+        let current = planner.space.current();
+        // The model believes every move away from the configuration in force
+        // helps.
+        let eager = Hostile {
+            values: std::iter::once(0.08)
+                .chain(std::iter::repeat_n(0.01, 63))
+                .collect(),
+        };
+        planner.feedback(&current, Intent::Fix, &[(0, 1)], Verdict::NoEffect);
+        planner.feedback(&current, Intent::Fix, &[(2, 1)], Verdict::Improved);
+        let mut fixes = 0;
+        for _ in 0..20 {
+            if let Some(p) = planner.exploit(&eager, &ctx, &current, Intent::Fix, 1.0) {
+                fixes += 1;
+                let dims = &planner.space.dims;
+                let moved = |i: usize| dims[i].unit(p.target[i]) - dims[i].unit(current[i]);
+                assert!(moved(0) <= 0.0, "workers were found to do nothing going up");
+                assert!(moved(2) >= 0.0, "batch helped going up: not back down");
+                assert!(!p.probe.is_empty(), "a fix is judged knob by knob");
+            }
+        }
+        assert!(fixes > 0, "the model's fixes were planned");
     }
 
     #[test]
@@ -1479,11 +1650,7 @@ mod tests {
 
     #[test]
     fn a_fix_never_lowers_a_costly_knob_whatever_the_model_says() {
-        let config = Config::default().candidates(64);
-        let mut planner = Planner::new(Space::new(&knobs(), &|_| false), &config);
-        let goals = p99_goal();
-        let obs = observation(0.08);
-        let a = analysis(-0.6);
+        let (mut planner, obs, a, goals) = violated();
         let ctx = context(&obs, &a, &goals);
         let current = planner.space.current();
         // Every candidate predicted to meet the objective: the cheapest would

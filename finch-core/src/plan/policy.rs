@@ -4,16 +4,25 @@
 //! A context is the request rate of each SLO on a logarithmic grid (rates
 //! within a factor of 1.3 share a cell; an idle SLO is left out), so both the
 //! load and the mix tell contexts apart. A configuration holds in a context
-//! when every objective's SLI is within its bound for [`HOLD_WINDOWS`]
-//! windows in a row there; the policy keeps the cheapest such configuration,
-//! and forgets it the first time it fails there. The planner goes straight to
-//! it when the load enters a context it knows (instead of finding the knobs
-//! again one probe at a time), and it is rebuilt from the stored observations
-//! at a warm start, so a restarted service starts where it left off.
+//! when it ran without a violated window for a while and, in that run, every
+//! objective's SLI was within its bound for [`HOLD_WINDOWS`] windows in or
+//! next to the context (a rate near a cell's edge falls on either side from
+//! one window to the next: counting only windows in the very same cell would
+//! split one load into two contexts that each rarely hold long enough). The
+//! policy keeps the cheapest such configuration per context, and forgets it
+//! the first time it fails there.
+//!
+//! The planner goes to it when the load enters a context it knows (instead of
+//! finding the knobs again one probe at a time). To fix a violation in a
+//! context it does not know, the nearest one at the same or a higher load
+//! serves (what held under more load holds under this one), failing that one
+//! a cell below. The policy is rebuilt from the stored
+//! observations at a warm start, so a restarted service starts where it left
+//! off.
 //!
 //! Capacities are not part of it: their controller sizes them for the load.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::monitor::Observation;
 
@@ -28,6 +37,11 @@ const IDLE_RATE: f64 = 0.5;
 pub(crate) const HOLD_WINDOWS: u32 = 3;
 /// Contexts remembered at most (the least recently confirmed go first).
 const MAX_CONTEXTS: usize = 256;
+/// How many cells above the current one a context may lie and still serve
+/// as its policy (1.3² ≈ 1.7 times the load).
+const REACH_ABOVE: i32 = 2;
+/// The windows of a run whose contexts are kept to count confirmations.
+const RUN_MEMORY: usize = 16;
 
 /// A workload context: each busy SLO's rate cell.
 pub(crate) type Context = Vec<(String, i32)>;
@@ -64,11 +78,36 @@ pub(crate) struct Entry {
     seen: u64,
 }
 
+/// The configuration in force since the last violated window, and the
+/// contexts of its latest windows within every objective.
+struct Run {
+    point: Vec<u64>,
+    contexts: VecDeque<Context>,
+}
+
+/// How far `to` lies from `from`, in cells: the largest difference over the
+/// SLOs and whether `to` is at least as loaded in every one; `None` when the
+/// two do not have the same busy SLOs.
+fn offset(from: &Context, to: &Context) -> Option<(i32, bool)> {
+    if from.len() != to.len() {
+        return None;
+    }
+    let mut far = 0;
+    let mut above = true;
+    for ((ka, a), (kb, b)) in from.iter().zip(to) {
+        if ka != kb {
+            return None;
+        }
+        far = far.max((b - a).abs());
+        above &= b >= a;
+    }
+    Some((far, above))
+}
+
 #[derive(Default)]
 pub(crate) struct Policy {
     entries: BTreeMap<Context, Entry>,
-    /// The context and configuration of the current run of good windows.
-    run: Option<(Context, Vec<u64>, u32)>,
+    run: Option<Run>,
 }
 
 impl Policy {
@@ -91,11 +130,23 @@ impl Policy {
                 }
             }
             Some(true) => {
-                let count = match &self.run {
-                    Some((c, p, n)) if *c == context && *p == point => n + 1,
-                    _ => 1,
+                let run = match self.run.take() {
+                    Some(run) if run.point == point => run,
+                    _ => Run {
+                        point: point.clone(),
+                        contexts: VecDeque::new(),
+                    },
                 };
-                self.run = Some((context.clone(), point.clone(), count));
+                let run = self.run.insert(run);
+                if run.contexts.len() == RUN_MEMORY {
+                    run.contexts.pop_front();
+                }
+                run.contexts.push_back(context.clone());
+                let count = run
+                    .contexts
+                    .iter()
+                    .filter(|c| offset(&context, c).is_some_and(|(far, _)| far <= 1))
+                    .count() as u32;
                 if count < HOLD_WINDOWS || context.is_empty() {
                     return;
                 }
@@ -122,6 +173,25 @@ impl Policy {
     /// The configuration known to hold in `context`.
     pub(crate) fn lookup(&self, context: &Context) -> Option<&Entry> {
         self.entries.get(context)
+    }
+
+    /// The configuration to fix a violation in `context` with: the one known
+    /// there, else the nearest context at the same or a higher load (at most
+    /// [`REACH_ABOVE`] cells above in any SLO), else one a cell below. Among
+    /// contexts equally near, the cheapest configuration.
+    pub(crate) fn nearest(&self, context: &Context) -> Option<&Entry> {
+        if let Some(e) = self.entries.get(context) {
+            return Some(e);
+        }
+        self.entries
+            .iter()
+            .filter_map(|(c, e)| {
+                let (far, above) = offset(context, c)?;
+                let reach = if above { REACH_ABOVE } else { 1 };
+                (far <= reach).then_some(((!above, far), e))
+            })
+            .min_by(|(a, ea), (b, eb)| a.cmp(b).then(ea.cost.total_cmp(&eb.cost)))
+            .map(|(_, e)| e)
     }
 
     /// Contexts known.
@@ -181,23 +251,71 @@ mod tests {
         for seq in 0..HOLD_WINDOWS as u64 - 1 {
             p.learn(seq, c.clone(), vec![8], 0.8, Some(true));
         }
-        assert!(p.lookup(&c).is_none(), "not yet held long enough");
+        assert!(!p.entries.contains_key(&c), "not yet held long enough");
         p.learn(2, c.clone(), vec![8], 0.8, Some(true));
-        assert_eq!(p.lookup(&c).map(|e| e.point.clone()), Some(vec![8]));
+        assert_eq!(p.entries.get(&c).map(|e| e.point.clone()), Some(vec![8]));
         // A quiet window (no SLI) neither breaks nor extends the run.
         p.learn(3, c.clone(), vec![4], 0.4, None);
         for seq in 4..7 {
             p.learn(seq, c.clone(), vec![4], 0.4, Some(true));
         }
-        assert_eq!(p.lookup(&c).map(|e| e.point.clone()), Some(vec![4]));
+        assert_eq!(p.entries.get(&c).map(|e| e.point.clone()), Some(vec![4]));
         // A costlier one that holds does not replace it.
         for seq in 7..11 {
             p.learn(seq, c.clone(), vec![16], 1.6, Some(true));
         }
-        assert_eq!(p.lookup(&c).map(|e| e.point.clone()), Some(vec![4]));
+        assert_eq!(p.entries.get(&c).map(|e| e.point.clone()), Some(vec![4]));
         // It fails there: forgotten.
         p.learn(11, c.clone(), vec![4], 0.4, Some(false));
-        assert!(p.lookup(&c).is_none());
+        assert!(!p.entries.contains_key(&c));
+    }
+
+    #[test]
+    fn a_rate_on_a_cell_edge_still_confirms_its_configuration() {
+        // 1053 req/s is the edge between two cells: windows fall on either
+        // side, and no three in a row share one.
+        let mut p = Policy::default();
+        let (low, high) = (ctx(1040.0), ctx(1070.0));
+        assert_ne!(low, high);
+        for (seq, c) in [&low, &high, &low, &high].into_iter().enumerate() {
+            p.learn(seq as u64, c.clone(), vec![8], 0.8, Some(true));
+        }
+        assert!(p.entries.contains_key(&low) && p.entries.contains_key(&high));
+        // A violated window ends the run: the count starts again.
+        p.learn(4, low.clone(), vec![4], 0.4, Some(false));
+        p.learn(5, low.clone(), vec![4], 0.4, Some(true));
+        assert_eq!(p.entries.get(&low).map(|e| e.point.clone()), Some(vec![8]));
+    }
+
+    #[test]
+    fn an_unknown_context_is_served_by_the_nearest_one_at_more_load() {
+        let mut p = Policy::default();
+        for (rate, point, cost) in [(100.0, 1, 0.1), (300.0, 3, 0.3), (1000.0, 9, 0.9)] {
+            for seq in 0..HOLD_WINDOWS as u64 {
+                p.learn(seq, ctx(rate), vec![point], cost, Some(true));
+            }
+        }
+        let point = |rate: f64| p.nearest(&ctx(rate)).map(|e| e.point[0]);
+        assert_eq!(point(300.0), Some(3), "the context itself");
+        assert_eq!(point(200.0), Some(3), "the nearest above");
+        assert_eq!(
+            point(380.0),
+            Some(3),
+            "nothing above within reach: a cell below"
+        );
+        assert_eq!(point(5000.0), None, "nothing near");
+        assert!(
+            p.lookup(&ctx(200.0)).is_none(),
+            "no entry for that very context"
+        );
+        let mixed = context(
+            &[
+                ("api/rate".to_string(), 300.0),
+                ("other/rate".to_string(), 10.0),
+            ]
+            .into(),
+        );
+        assert!(p.nearest(&mixed).is_none(), "other SLOs, other contexts");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use finch_core::execute::{Change, Decision, DecisionKind, DecisionOutcome};
+use finch_core::execute::{Change, Decision, DecisionKind, DecisionOutcome, Verdict};
 use finch_core::monitor::Observation;
 use finch_postgres::SessionSettings;
 use finch_postgres::deadpool_postgres::{Manager, Pool};
@@ -170,6 +170,7 @@ pub fn decision(instance: &str, id: u64, outcome: DecisionOutcome) -> Decision {
             knob: "pg.work_mem".into(),
             from: "4096".into(),
             to: "8192".into(),
+            probed: true,
         }],
         reason: "p99 near its bound; more work_mem is predicted to avoid temp files".into(),
         measured_before: BTreeMap::from([("api/p99".to_string(), 0.045)]),
@@ -178,5 +179,6 @@ pub fn decision(instance: &str, id: u64, outcome: DecisionOutcome) -> Decision {
         cost_before: 1.0,
         cost_after: 1.2,
         outcome,
+        verdict: Some(Verdict::Improved),
     }
 }
