@@ -1,6 +1,8 @@
 //! The hot path: reading a knob and recording an `#[slo]` call, against the
 //! floors and the alternatives (targets: knob read within 2x of a
-//! relaxed `AtomicU64` load; `#[slo]` within 0.5x of two `Instant::now()`).
+//! relaxed `AtomicU64` load; `#[slo]` within 0.5x of two `Instant::now()`;
+//! the floor of an `#[slo]` call, what it cannot do without, is measured
+//! beside it).
 //!
 //! ```text
 //! cargo bench --bench hot_path
@@ -100,6 +102,29 @@ fn slo_call(c: &mut Criterion) {
         b.iter(|| {
             let mut fut = std::pin::pin!(async_work_with_slo(black_box(7)));
             black_box(fut.as_mut().poll(&mut cx))
+        })
+    });
+    // The floor of an `#[slo]` call: the two reads of the time-stamp counter
+    // it times the call with, then also the two relaxed increments it counts
+    // with (calls started, the latency's bucket).
+    let clock = quanta::Clock::new();
+    g.bench_function("two counter reads around the call (floor)", |b| {
+        b.iter(|| {
+            let t = clock.raw();
+            let r = work(black_box(7));
+            black_box(clock.delta_as_nanos(t, clock.raw()));
+            r
+        })
+    });
+    let (started, bucket) = (AtomicU64::new(0), AtomicU64::new(0));
+    g.bench_function("two counter reads + two relaxed increments (floor)", |b| {
+        b.iter(|| {
+            black_box(&started).fetch_add(1, Ordering::Relaxed);
+            let t = clock.raw();
+            let r = work(black_box(7));
+            black_box(clock.delta_as_nanos(t, clock.raw()));
+            black_box(&bucket).fetch_add(1, Ordering::Relaxed);
+            r
         })
     });
     g.bench_function("two Instant::now() around the call", |b| {
