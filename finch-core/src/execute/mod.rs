@@ -203,6 +203,20 @@ impl Executor {
     /// shift or a rising load ends the verdict as inconclusive (not judged).
     pub(crate) fn verify(&mut self, analysis: &Analysis) -> Option<Judgement> {
         let p = self.pending.as_mut()?;
+        // A cost cut whose windows an incident, a shift or a rising load
+        // took, while an objective is likely over budget: not judged, but
+        // undone, on the safe side.
+        let interrupted =
+            analysis.incident.is_some() || analysis.shift.is_some() || analysis.rising();
+        if interrupted && p.intent == Intent::Save && analysis.breached() {
+            return self.conclude(
+                Verdict::Unknown,
+                true,
+                "not judged: the workload or the environment moved meanwhile, and an objective \
+                 is likely over budget: the cost cut is undone"
+                    .into(),
+            );
+        }
         if let Some(i) = &analysis.incident {
             let note = format!(
                 "not judged: `{}` drifted while nothing changed ({:.1}% confidence); kept",
@@ -428,6 +442,38 @@ mod tests {
             },
         );
         assert_eq!((v, w), (Verdict::Unknown, 1));
+    }
+
+    #[test]
+    fn a_cost_cut_a_shift_interrupts_is_undone_while_an_objective_is_over_budget() {
+        let cut = |bad: u64| {
+            let mut e = Executor::new(Duration::from_secs(1));
+            let before = Baseline {
+                fraction: 0.002,
+                budget: 0.01,
+                focus: true,
+            };
+            e.track(
+                decision(),
+                vec![1],
+                vec![0],
+                Intent::Save,
+                vec![(0, -1)],
+                vec![before],
+            );
+            let mut a = window(bad, 1000);
+            a.shift = Some(crate::analyze::Shift {
+                from_rate: 50.0,
+                to_rate: 200.0,
+                mix_change: 0.0,
+            });
+            e.verify(&a).map(|j| (j.verdict, j.rollback))
+        };
+        // The rush arrives on the cut's first window and the objective is
+        // over budget: nothing is learned of the cut, but it is undone.
+        assert_eq!(cut(30), Some((Verdict::Unknown, true)));
+        // Within budget through the shift: not judged, kept.
+        assert_eq!(cut(0), Some((Verdict::Unknown, false)));
     }
 
     #[test]
