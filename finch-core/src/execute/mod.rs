@@ -203,41 +203,32 @@ impl Executor {
     /// shift or a rising load ends the verdict as inconclusive (not judged).
     pub(crate) fn verify(&mut self, analysis: &Analysis) -> Option<Judgement> {
         let p = self.pending.as_mut()?;
-        // A cost cut whose windows an incident, a shift or a rising load
-        // took, while an objective is likely over budget: not judged, but
-        // undone, on the safe side.
-        let interrupted =
-            analysis.incident.is_some() || analysis.shift.is_some() || analysis.rising();
-        if interrupted && p.intent == Intent::Save && analysis.breached() {
-            return self.conclude(
-                Verdict::Unknown,
-                true,
-                "not judged: the workload or the environment moved meanwhile, and an objective \
-                 is likely over budget: the cost cut is undone"
-                    .into(),
-            );
-        }
-        if let Some(i) = &analysis.incident {
-            let note = format!(
-                "not judged: `{}` drifted while nothing changed ({:.1}% confidence); kept",
+        // A window taken by an incident, a shift or a rising load judges no
+        // change; a cost cut is still undone, on the safe side, while an
+        // objective is likely over budget.
+        let interrupted = if let Some(i) = &analysis.incident {
+            Some(format!(
+                "`{}` drifted while nothing changed ({:.1}% confidence)",
                 i.slo,
                 i.confidence * 100.0
-            );
-            return self.conclude(Verdict::Unknown, false, note);
-        }
-        if analysis.shift.is_some() {
-            return self.conclude(
-                Verdict::Unknown,
-                false,
-                "not judged: the workload shifted meanwhile; kept".into(),
-            );
-        }
-        if analysis.rising() {
-            return self.conclude(
-                Verdict::Unknown,
-                false,
-                "not judged: the load kept rising meanwhile; kept".into(),
-            );
+            ))
+        } else if analysis.shift.is_some() {
+            Some("the workload shifted meanwhile".to_string())
+        } else if analysis.rising() {
+            Some("the load kept rising meanwhile".to_string())
+        } else {
+            None
+        };
+        if let Some(why) = interrupted {
+            let undo = p.intent == Intent::Save && analysis.breached();
+            let note = if undo {
+                format!(
+                    "not judged: {why}, and an objective is likely over budget: the cost cut is undone"
+                )
+            } else {
+                format!("not judged: {why}; kept")
+            };
+            return self.conclude(Verdict::Unknown, undo, note);
         }
         if p.intent == Intent::Save && analysis.violated() {
             return self.conclude(

@@ -405,7 +405,7 @@ impl Planner {
                 let d = &self.space.dims[i];
                 let from = d.knob.erased().parse(&c.from).ok()?;
                 let to = d.knob.erased().parse(&c.to).ok()?;
-                Some((i, if d.unit(to) > d.unit(from) { 1 } else { -1 }))
+                Some((i, d.direction(from, to)))
             })
             .collect();
         let intent = if decision.cost_after < decision.cost_before {
@@ -495,11 +495,7 @@ impl Planner {
                 continue;
             }
             let want = *entry.point.get(i)?;
-            let dir = if d.unit(want) > d.unit(current[i]) {
-                1
-            } else {
-                -1
-            };
+            let dir = d.direction(current[i], want);
             let keep = fix
                 && want != current[i]
                 && ((d.cost > 0.0 && dir < 0) || self.ruled_out((i, dir)));
@@ -520,11 +516,19 @@ impl Planner {
         rise: f64,
     ) -> Option<Proposal> {
         let (target, windows) = self.policy_target(ctx.obs, rise, current, follow)?;
-        let fix = follow != Follow::Move;
-        if !fix && self.under_floor(&target) {
+        let (from, to) = (self.space.cost(current), self.space.cost(&target));
+        // A fix adds what is missing: a configuration already as large in
+        // every costly knob failed for another reason (moving free knobs back
+        // would only take the windows a probe needs), and ahead of a load
+        // free knobs follow it when it arrives. A move goes anywhere above a
+        // known floor.
+        let useful = match follow {
+            Follow::Fix | Follow::Ahead => to > from,
+            Follow::Move => !self.under_floor(&target),
+        };
+        if !useful {
             return None;
         }
-        let (from, to) = (self.space.cost(current), self.space.cost(&target));
         let intent = if to < from { Intent::Save } else { Intent::Fix };
         let changes: Vec<String> = self
             .space
@@ -597,15 +601,7 @@ impl Planner {
         // confirm it over budget, is violated.
         let lasting = self.lasting_risk(seq);
         let urgent = a.violated() || (a.breached() && (a.shift.is_some() || lasting));
-        // What held here fixes a violation only by adding what is missing
-        // (a configuration already as large in every costly knob failed for
-        // another reason: moving free knobs back would only take the windows
-        // a probe needs).
-        if urgent
-            && let Some(p) = self
-                .follow_policy(ctx, &current, Follow::Fix, 1.0)
-                .filter(|p| self.space.cost(&p.target) > self.space.cost(&current))
-        {
+        if urgent && let Some(p) = self.follow_policy(ctx, &current, Follow::Fix, 1.0) {
             return Some(p);
         }
         // The workload moved to a context the policy knows: go to what held
@@ -674,13 +670,7 @@ impl Planner {
             return None;
         }
         let rise = self.forecast.rise().filter(|r| *r >= MIN_RISE)?;
-        // Only what adds capacity ahead of the load: free knobs follow the
-        // load when it arrives.
-        let costlier = |p: &Proposal| self.space.cost(&p.target) > self.space.cost(current);
-        if let Some(p) = self
-            .follow_policy(ctx, current, Follow::Ahead, rise)
-            .filter(costlier)
-        {
+        if let Some(p) = self.follow_policy(ctx, current, Follow::Ahead, rise) {
             return Some(p);
         }
         let models = self.trusted()?;
@@ -1286,7 +1276,7 @@ fn moves<'a>(
         .zip(from.iter().zip(to))
         .enumerate()
         .filter(|(_, (_, (a, b)))| a != b)
-        .map(|(i, (d, (&a, &b)))| (i, if d.unit(b) > d.unit(a) { 1 } else { -1 }))
+        .map(|(i, (d, (&a, &b)))| (i, d.direction(a, b)))
 }
 
 fn workload_row(models: &dyn Predict, obs: &Observation, rise: f64) -> Vec<f64> {

@@ -77,6 +77,16 @@ impl Dim {
         self.normalize(self.position(bits))
     }
 
+    /// Which way a move from `from` to `to` goes along the axis: 1 up, -1
+    /// down (or nowhere).
+    pub(crate) fn direction(&self, from: u64, to: u64) -> i8 {
+        if self.unit(to) > self.unit(from) {
+            1
+        } else {
+            -1
+        }
+    }
+
     /// The valid value nearest to normalized position `u`.
     pub(crate) fn snap(&self, u: f64) -> Option<u64> {
         self.knob.erased().snap(self.denormalize(u))
