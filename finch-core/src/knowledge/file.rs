@@ -600,6 +600,57 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_decision_of_the_layout_before_verdicts_is_skipped_and_nothing_else_is_lost() {
+        use crate::execute::{Decision, DecisionKind, DecisionOutcome};
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open(dir.path()).unwrap();
+        store.append(vec![obs(1)]).await.unwrap();
+        drop(store);
+        // A decision as an earlier finch wrote it: the same fields, without
+        // the verdict (with no changes, nothing else differs), in an intact
+        // frame.
+        let d = Decision {
+            id: 7,
+            instance: "t".into(),
+            window: 1,
+            at_ms: 2,
+            kind: DecisionKind::Explore,
+            changes: Vec::new(),
+            reason: "before verdicts were kept".into(),
+            measured_before: Default::default(),
+            predicted_before: Default::default(),
+            predicted_after: Default::default(),
+            cost_before: 0.5,
+            cost_after: 0.6,
+            outcome: DecisionOutcome::Pending,
+            verdict: None,
+        };
+        let mut payload = postcard::to_allocvec(&Record::Decision(d)).unwrap();
+        assert_eq!(
+            payload.pop(),
+            Some(0),
+            "the verdict's `None` is the last byte"
+        );
+        let mut bytes = fs::read(dir.path().join(LOG)).unwrap();
+        bytes.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_le_bytes());
+        bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        bytes.extend_from_slice(&payload);
+        fs::write(dir.path().join(LOG), bytes).unwrap();
+        let store = FileStore::open(dir.path()).unwrap();
+        store.append(vec![obs(2)]).await.unwrap();
+        let k = store.load(100).await.unwrap();
+        assert_eq!(
+            seqs(&k),
+            vec![1, 2],
+            "observations before and after it load"
+        );
+        assert!(
+            k.decisions.is_empty(),
+            "the old decision is skipped, not misread"
+        );
+    }
+
+    #[tokio::test]
     async fn decisions_of_every_outcome_round_trip() {
         use crate::execute::{Change, Decision, DecisionKind, DecisionOutcome, Verdict};
         let outcomes = [
