@@ -19,6 +19,7 @@ pub(crate) mod capacity;
 mod forecast;
 pub(crate) mod model;
 pub(crate) mod policy;
+mod recovery;
 pub(crate) mod space;
 
 use std::collections::{BTreeMap, HashMap};
@@ -135,6 +136,9 @@ struct Floor {
     units: Vec<f64>,
     rate: f64,
     until: u64,
+    /// Found while the environment was degraded (an incident): it lapses
+    /// when the environment recovers.
+    incident: bool,
 }
 
 pub(crate) struct Planner {
@@ -167,6 +171,12 @@ pub(crate) struct Planner {
     policy: policy::Policy,
     /// Where the request rate is heading.
     forecast: forecast::RateForecast,
+    /// Whether an incident is still degrading the environment.
+    recovery: recovery::Recovery,
+    /// The configuration of the latest window, and the window a searched
+    /// costly knob last moved in.
+    last_point: Vec<u64>,
+    moved_at: u64,
     /// The last window observed and, per objective, its run of windows at
     /// risk (more likely than not over budget) up to it.
     at_risk: (u64, Vec<RiskRun>),
@@ -215,6 +225,9 @@ impl Planner {
             improved_at: None,
             policy: policy::Policy::default(),
             forecast: forecast::RateForecast::default(),
+            recovery: recovery::Recovery::default(),
+            last_point: Vec::new(),
+            moved_at: 0,
             at_risk: (0, Vec::new()),
         }
     }
@@ -257,6 +270,25 @@ impl Planner {
     /// shift, how long some objective has been likely over its budget.
     pub(crate) fn observe(&mut self, obs: &Observation, analysis: &Analysis) {
         self.record_rate(obs.seq, obs.total_rate());
+        let holds = self
+            .capacities
+            .iter()
+            .map(|c| holding_time(c.spec(), obs))
+            .collect();
+        let current = self.space.current();
+        let moved = self.searched_costly(&current) != self.searched_costly(&self.last_point);
+        if moved {
+            self.moved_at = obs.seq;
+        }
+        self.last_point = current;
+        let still = obs.seq.saturating_sub(self.moved_at);
+        if self
+            .recovery
+            .update(holds, analysis.incident.is_some(), still)
+        {
+            // What failed in the slower environment may hold again.
+            self.floors.retain(|f| !f.incident);
+        }
         if let Some(shift) = &analysis.shift {
             self.on_shift(shift.mix_changed());
         }
@@ -331,6 +363,7 @@ impl Planner {
             units: self.space.units(point),
             rate: self.rate,
             until: self.seq + FLOOR_WINDOWS,
+            incident: self.recovery.degraded(),
         });
     }
 
@@ -422,6 +455,14 @@ impl Planner {
     /// helped.
     fn ruled_out(&self, (i, dir): (usize, i8)) -> bool {
         self.tabu_dir.contains_key(&(i, dir)) || self.helpful.get(&i) == Some(&-dir)
+    }
+
+    /// The values of `point`'s searched costly knobs.
+    fn searched_costly(&self, point: &[u64]) -> Vec<u64> {
+        (0..self.space.dims.len())
+            .filter(|&i| self.space.dims[i].cost > 0.0 && !self.is_capacity(i))
+            .filter_map(|i| point.get(i).copied())
+            .collect()
     }
 
     /// Whether dimension `i` is a capacity (sized by its controller, not
@@ -1265,6 +1306,19 @@ impl Planner {
 /// rates multiplied by `rise` (1: as measured).
 /// The knobs `to` moves away from `from`, each with its direction along the
 /// knob's axis.
+/// The time each call held a unit of capacity `spec` in window `obs`: its
+/// busy units over the units granted per second (or over the request rate);
+/// `None` while it was nearly idle or its signals are missing.
+fn holding_time(spec: &crate::config::Capacity, obs: &Observation) -> Option<f64> {
+    let busy = obs.signals.get(&spec.busy).copied()?;
+    let served = spec
+        .served
+        .as_ref()
+        .and_then(|s| obs.signals.get(s).copied())
+        .unwrap_or_else(|| obs.total_rate());
+    (busy >= 0.5 && busy.is_finite() && served.is_finite() && served > 0.0).then(|| busy / served)
+}
+
 fn moves<'a>(
     space: &'a Space,
     from: &'a [u64],
@@ -1497,6 +1551,50 @@ mod tests {
 
     /// A planner over the hostile knobs (64 candidates per plan) and a window
     /// whose p99 of 80 ms violates its 50 ms objective.
+    #[test]
+    fn what_failed_during_an_incident_lapses_once_the_environment_recovers() {
+        let config = Config::default().capacity(crate::Capacity::new("hostile.workers", "w.busy"));
+        let mut planner = Planner::new(Space::new(&knobs(), &|_| false), &config);
+        let current = planner.space.current();
+        let mut cheaper = current.clone();
+        cheaper[1] = planner.space.dims[1]
+            .step(current[1], -1.0, 0.5)
+            .expect("the cache can shrink");
+        // Each call holds a worker 20 ms (2 busy at 100 calls/s), then the
+        // environment slows it to 50 ms and an incident is reported.
+        let window = |seq: u64, busy: f64| {
+            let mut obs = observation(0.01);
+            obs.seq = seq;
+            obs.workload.insert("api/rate".into(), 100.0);
+            obs.signals.insert("w.busy".into(), busy);
+            obs
+        };
+        let calm = analysis(0.8);
+        let mut incident = analysis(-0.6);
+        incident.incident = Some(crate::analyze::Incident {
+            slo: "hostile.api".into(),
+            direction: crate::analyze::Direction::Worse,
+            confidence: 0.99,
+            since: 2,
+        });
+        planner.observe(&window(1, 2.0), &calm);
+        planner.observe(&window(2, 5.0), &incident);
+        planner.add_floor(&current);
+        assert!(planner.under_floor(&cheaper), "what failed rules out less");
+        // The report ends; the calls still hold their workers long.
+        for seq in 3..40 {
+            planner.observe(&window(seq, 5.0), &calm);
+            assert!(planner.under_floor(&cheaper), "window {seq}: still slow");
+        }
+        // Holding times back to their level before the incident.
+        planner.observe(&window(40, 2.2), &calm);
+        assert!(!planner.under_floor(&cheaper), "the floor lapsed");
+        // A floor found in a healthy environment stays.
+        planner.add_floor(&current);
+        planner.observe(&window(41, 2.0), &calm);
+        assert!(planner.under_floor(&cheaper));
+    }
+
     fn violated() -> (Planner, Observation, Analysis, [Goal; 1]) {
         let config = Config::default().candidates(64);
         let planner = Planner::new(Space::new(&knobs(), &|_| false), &config);
