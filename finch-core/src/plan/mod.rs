@@ -1302,10 +1302,6 @@ impl Planner {
     }
 }
 
-/// The workload features of `obs`, in the order `models` reads them, its
-/// rates multiplied by `rise` (1: as measured).
-/// The knobs `to` moves away from `from`, each with its direction along the
-/// knob's axis.
 /// The time each call held a unit of capacity `spec` in window `obs`: its
 /// busy units over the units granted per second (or over the request rate);
 /// `None` while it was nearly idle or its signals are missing.
@@ -1319,6 +1315,8 @@ fn holding_time(spec: &crate::config::Capacity, obs: &Observation) -> Option<f64
     (busy >= 0.5 && busy.is_finite() && served.is_finite() && served > 0.0).then(|| busy / served)
 }
 
+/// The knobs `to` moves away from `from`, each with its direction along the
+/// knob's axis.
 fn moves<'a>(
     space: &'a Space,
     from: &'a [u64],
@@ -1333,6 +1331,8 @@ fn moves<'a>(
         .map(|(i, (d, (&a, &b)))| (i, d.direction(a, b)))
 }
 
+/// The workload features of `obs`, in the order `models` reads them, its
+/// rates multiplied by `rise` (1: as measured).
 fn workload_row(models: &dyn Predict, obs: &Observation, rise: f64) -> Vec<f64> {
     models
         .workload()
@@ -1549,8 +1549,6 @@ mod tests {
         }
     }
 
-    /// A planner over the hostile knobs (64 candidates per plan) and a window
-    /// whose p99 of 80 ms violates its 50 ms objective.
     #[test]
     fn what_failed_during_an_incident_lapses_once_the_environment_recovers() {
         let config = Config::default().capacity(crate::Capacity::new("hostile.workers", "w.busy"));
@@ -1595,6 +1593,8 @@ mod tests {
         assert!(planner.under_floor(&cheaper));
     }
 
+    /// A planner over the hostile knobs (64 candidates per plan) and a window
+    /// whose p99 of 80 ms violates its 50 ms objective.
     fn violated() -> (Planner, Observation, Analysis, [Goal; 1]) {
         let config = Config::default().candidates(64);
         let planner = Planner::new(Space::new(&knobs(), &|_| false), &config);
