@@ -9,10 +9,6 @@ use rand::{Rng, RngExt};
 
 use crate::knob::{KnobKind, KnobRef};
 
-/// The share of a range [`Dim::step`] advances by when looking for the next
-/// valid value: finer than any knob's valid steps.
-const ONE_STEP: f64 = 1e-3;
-
 /// One knob as an axis of the space.
 pub(crate) struct Dim {
     pub(crate) knob: KnobRef,
@@ -117,9 +113,8 @@ impl Dim {
 
     /// Whether lowering this knob from `from` to `to` is a cautious cut: at
     /// most `share` of a log range, or a quarter (`2 × share`) of the value, or
-    /// half a `share` of the range, or one valid step (so a knob near its
-    /// minimum can always move by one unit, whatever its range). Raising is
-    /// always cautious; free knobs are never cut.
+    /// half a `share` of the range (so a knob near its minimum can still move
+    /// by one unit). Raising is always cautious; free knobs are never cut.
     pub(crate) fn gentle_cut(&self, from: u64, to: u64, share: f64) -> bool {
         let (ua, ub) = (self.unit(from), self.unit(to));
         if self.cost <= 0.0 || ub >= ua {
@@ -129,9 +124,7 @@ impl Dim {
             return ua - ub <= share + 1e-9;
         }
         let (pa, pb) = (self.position(from), self.position(to));
-        ua - ub <= share / 2.0 + 1e-9
-            || (pa > 0.0 && pb >= pa * (1.0 - 2.0 * share))
-            || self.step(from, -1.0, ONE_STEP) == Some(to)
+        ua - ub <= share / 2.0 + 1e-9 || (pa > 0.0 && pb >= pa * (1.0 - 2.0 * share))
     }
 }
 
@@ -314,24 +307,5 @@ mod tests {
         assert_eq!(d.step(two, -1.0, 0.01), Some(1));
         assert_eq!(d.step(4, 1.0, 0.2), None);
         assert_eq!(d.step(1, -1.0, 0.2), None);
-    }
-
-    #[test]
-    fn a_costly_knob_near_its_minimum_can_always_be_cut_by_one_unit() {
-        // One unit of 1..=16 is 1/15 of the range: more than half of the
-        // default exploratory share, and 2 is less than three quarters of 3.
-        KnobBuilder::new("test.space.audit", 3u32)
-            .bounds(1, 16)
-            .cost(0.5)
-            .register()
-            .unwrap();
-        let s = space(&["test.space.audit"]);
-        let d = &s.dims[0];
-        assert!(d.gentle_cut(3, 2, 0.125), "one unit down");
-        assert!(d.gentle_cut(2, 1, 0.125));
-        assert!(
-            !d.gentle_cut(3, 1, 0.125),
-            "two units at once is not gentle"
-        );
     }
 }
