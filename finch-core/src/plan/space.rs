@@ -113,8 +113,11 @@ impl Dim {
 
     /// Whether lowering this knob from `from` to `to` is a cautious cut: at
     /// most `share` of a log range, or a quarter (`2 × share`) of the value, or
-    /// half a `share` of the range (so a knob near its minimum can still move
-    /// by one unit). Raising is always cautious; free knobs are never cut.
+    /// half a `share` of the range. Raising is always cautious; free knobs are
+    /// never cut. An integer knob whose one unit is more than half a `share`
+    /// of its range cannot take a cautious cut near its minimum (3 → 2 over
+    /// 1..=16 with the default share); allowing one unit always was measured
+    /// and reverted (BENCHMARKS.md, "Where the cost goes").
     pub(crate) fn gentle_cut(&self, from: u64, to: u64, share: f64) -> bool {
         let (ua, ub) = (self.unit(from), self.unit(to));
         if self.cost <= 0.0 || ub >= ua {
