@@ -32,6 +32,7 @@
 use std::collections::VecDeque;
 
 use crate::config::Capacity;
+use crate::monitor::Observation;
 
 /// The largest growth per step on feedback alone.
 const GROWTH: f64 = 1.5;
@@ -64,6 +65,12 @@ const STEP_BACK: f64 = 0.75;
 const HOLD_MEMORY: f64 = 1.01;
 /// Windows a contention ceiling lasts.
 const CEILING_WINDOWS: u64 = 300;
+
+/// The time each call holds a unit: `busy` units over the units granted per
+/// second (`served`, when declared and positive), else over the request rate.
+fn holding_time(busy: f64, served: Option<f64>, rate: f64) -> f64 {
+    busy / served.filter(|x| x.is_finite() && *x > 0.0).unwrap_or(rate)
+}
 
 /// `R + β·√R`, rounded up, at least 1.
 fn staffing(busy: f64, beta: f64) -> f64 {
@@ -162,6 +169,30 @@ impl Controller {
         &self.spec
     }
 
+    /// This capacity's signals in window `obs`: its busy units (`None`
+    /// without them), the calls waiting (0 when not declared) and the units
+    /// granted per second (when declared).
+    pub(crate) fn signals(&self, obs: &Observation) -> Option<(f64, f64, Option<f64>)> {
+        let busy = obs.signals.get(&self.spec.busy).copied()?;
+        let read = |name: &Option<String>| name.as_ref().and_then(|n| obs.signals.get(n).copied());
+        Some((
+            busy,
+            read(&self.spec.waiting).unwrap_or(0.0),
+            read(&self.spec.served),
+        ))
+    }
+
+    /// The time each call held a unit in window `obs`; `None` while the
+    /// capacity was nearly idle, its signals are missing, or its declared
+    /// throughput was not positive.
+    pub(crate) fn held(&self, obs: &Observation) -> Option<f64> {
+        let (busy, _, served) = self.signals(obs)?;
+        let rate = obs.total_rate();
+        let usable = served.unwrap_or(rate);
+        (busy >= 0.5 && busy.is_finite() && usable.is_finite() && usable > 0.0)
+            .then(|| holding_time(busy, served, rate))
+    }
+
     /// The square-root staffing size for `busy` units: `R + β·√R`, at least 1.
     fn staffing(&self, busy: f64) -> f64 {
         staffing(busy, self.spec.headroom)
@@ -192,8 +223,7 @@ impl Controller {
             self.shortest_hold = None;
             self.normal_size = None;
         }
-        let throughput = load.served.filter(|x| x.is_finite() && *x > 0.0);
-        let hold = load.busy / throughput.unwrap_or(load.rate);
+        let hold = holding_time(load.busy, load.served, load.rate);
         let shortest = self
             .shortest_hold
             .map_or(hold, |h| (h * HOLD_MEMORY).min(hold));

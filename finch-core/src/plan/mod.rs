@@ -173,9 +173,9 @@ pub(crate) struct Planner {
     forecast: forecast::RateForecast,
     /// Whether an incident is still degrading the environment.
     recovery: recovery::Recovery,
-    /// The configuration of the latest window, and the window a searched
-    /// costly knob last moved in.
-    last_point: Vec<u64>,
+    /// The searched costly knobs' values in the latest window, and the
+    /// window one of them last moved in.
+    last_costly: Vec<u64>,
     moved_at: u64,
     /// The last window observed and, per objective, its run of windows at
     /// risk (more likely than not over budget) up to it.
@@ -226,7 +226,7 @@ impl Planner {
             policy: policy::Policy::default(),
             forecast: forecast::RateForecast::default(),
             recovery: recovery::Recovery::default(),
-            last_point: Vec::new(),
+            last_costly: Vec::new(),
             moved_at: 0,
             at_risk: (0, Vec::new()),
         }
@@ -270,17 +270,12 @@ impl Planner {
     /// shift, how long some objective has been likely over its budget.
     pub(crate) fn observe(&mut self, obs: &Observation, analysis: &Analysis) {
         self.record_rate(obs.seq, obs.total_rate());
-        let holds = self
-            .capacities
-            .iter()
-            .map(|c| holding_time(c.spec(), obs))
-            .collect();
-        let current = self.space.current();
-        let moved = self.searched_costly(&current) != self.searched_costly(&self.last_point);
-        if moved {
+        let holds = self.capacities.iter().map(|c| c.held(obs)).collect();
+        let costly = self.searched_costly(&self.space.current());
+        if costly != self.last_costly {
             self.moved_at = obs.seq;
+            self.last_costly = costly;
         }
-        self.last_point = current;
         let still = obs.seq.saturating_sub(self.moved_at);
         if self
             .recovery
@@ -744,19 +739,9 @@ impl Planner {
             if d.knob.is_pinned() || d.hi.partial_cmp(&d.lo) != Some(std::cmp::Ordering::Greater) {
                 continue;
             }
-            let spec = c.spec();
-            let Some(&busy) = ctx.obs.signals.get(&spec.busy) else {
+            let Some((busy, waiting, served)) = c.signals(ctx.obs) else {
                 continue;
             };
-            let waiting = spec
-                .waiting
-                .as_ref()
-                .and_then(|w| ctx.obs.signals.get(w).copied())
-                .unwrap_or(0.0);
-            let served = spec
-                .served
-                .as_ref()
-                .and_then(|w| ctx.obs.signals.get(w).copied());
             let size = d.position(current[c.dim]);
             let load = capacity::Load {
                 rate,
@@ -1300,19 +1285,6 @@ impl Planner {
             targets,
         }
     }
-}
-
-/// The time each call held a unit of capacity `spec` in window `obs`: its
-/// busy units over the units granted per second (or over the request rate);
-/// `None` while it was nearly idle or its signals are missing.
-fn holding_time(spec: &crate::config::Capacity, obs: &Observation) -> Option<f64> {
-    let busy = obs.signals.get(&spec.busy).copied()?;
-    let served = spec
-        .served
-        .as_ref()
-        .and_then(|s| obs.signals.get(s).copied())
-        .unwrap_or_else(|| obs.total_rate());
-    (busy >= 0.5 && busy.is_finite() && served.is_finite() && served > 0.0).then(|| busy / served)
 }
 
 /// The knobs `to` moves away from `from`, each with its direction along the

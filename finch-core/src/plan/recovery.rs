@@ -17,7 +17,7 @@
 const RECOVERED: f64 = 1.3;
 /// Windows without a change to a costly knob before holding times are
 /// compared: longer than a knob's effect takes to show.
-pub(crate) const QUIET_WINDOWS: u64 = 30;
+const QUIET_WINDOWS: u64 = 30;
 
 /// Whether the environment is degraded, from the incident reports and the
 /// capacities' holding times.
