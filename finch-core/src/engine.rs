@@ -731,11 +731,16 @@ impl Engine {
                     let baselines = analysis
                         .slos
                         .iter()
-                        .flat_map(|s| &s.objectives)
-                        .map(|j| Baseline {
-                            fraction: j.estimate,
-                            budget: j.budget,
-                            focus: j.calls > 0 && j.at_risk(),
+                        .flat_map(|s| {
+                            let previous = |k: usize| s.previous.get(k).copied().unwrap_or((0, 0));
+                            s.objectives.iter().zip(&s.window).enumerate().map(
+                                move |(k, (j, &window))| Baseline {
+                                    fraction: j.estimate,
+                                    budget: j.budget,
+                                    focus: j.calls > 0 && j.at_risk(),
+                                    climbing: Baseline::climbing(j.budget, window, previous(k)),
+                                },
+                            )
                         })
                         .collect();
                     self.executor

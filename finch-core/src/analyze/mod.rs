@@ -83,6 +83,8 @@ pub(crate) struct SloAnalysis {
     pub(crate) objectives: Vec<Judgement>,
     /// Per objective: bad events and calls of this window alone.
     pub(crate) window: Vec<(u64, u64)>,
+    /// Per objective: bad events and calls of the window before (empty at first).
+    pub(crate) previous: Vec<(u64, u64)>,
     /// The latency or errors moved on this window against their baseline.
     pub(crate) drift: Option<Direction>,
 }
@@ -172,6 +174,8 @@ struct Usual {
 struct SloState {
     objectives: Vec<ObjectiveHealth>,
     drift: Drift,
+    /// This window's counts per objective: the next window's `previous`.
+    last: Vec<(u64, u64)>,
 }
 
 pub(crate) struct Analyzer {
@@ -197,6 +201,7 @@ impl Analyzer {
                         .map(|o| ObjectiveHealth::new(o.budget()))
                         .collect(),
                     drift: Drift::new(),
+                    last: Vec::new(),
                 })
                 .collect(),
             shift: ShiftDetector::default(),
@@ -292,10 +297,12 @@ impl Analyzer {
                 } else {
                     Health::Compliant
                 };
+                let previous = std::mem::replace(&mut st.last, window.clone());
                 SloAnalysis {
                     health,
                     objectives,
                     window,
+                    previous,
                     drift: drift.map(|d| d.0),
                 }
             })
@@ -457,6 +464,17 @@ mod tests {
             let an = a.analyze(&obs(seq, 4.0, 0.0), &[sample(&slo, 120)]);
             assert!(an.incident.is_none(), "{seq}");
         }
+    }
+
+    #[test]
+    fn each_window_carries_the_counts_of_the_one_before() {
+        let slo = register("analyze.tests.previous");
+        let mut a = Analyzer::new(std::slice::from_ref(&slo), Vec::new());
+        let first = a.analyze(&obs(0, 4.0, 0.0), &[sample(&slo, 5)]);
+        assert!(first.slos[0].previous.is_empty());
+        let second = a.analyze(&obs(1, 4.0, 0.0), &[sample(&slo, 60)]);
+        assert_eq!(second.slos[0].previous, first.slos[0].window);
+        assert_ne!(second.slos[0].window, first.slos[0].window);
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub(crate) struct Baseline {
     pub(crate) budget: f64,
     /// The change is judged on it (for a fix: it was at risk).
     pub(crate) focus: bool,
+    /// Its bad events were climbing when the change was made.
+    pub(crate) climbing: bool,
 }
 
 /// What verification concluded.
@@ -77,9 +79,28 @@ const WINDOW_EVIDENCE: f64 = 1.5;
 /// from at least this share of the budget.
 const EFFECT: f64 = 2.0;
 
+/// Bad events a window needs before its rise counts as a climb.
+const CLIMB_BAD: u64 = 5;
+
 impl Baseline {
     fn p0(&self) -> f64 {
         self.fraction.clamp(FLOOR * self.budget, 0.5)
+    }
+
+    /// Whether bad events were climbing: the last window (`bad`, `calls`)
+    /// had at least `CLIMB_BAD` of them and at least `EFFECT` times the bad
+    /// fraction of the window before it (`previous`), whose fraction counts
+    /// as no less than the tests' floor.
+    pub(crate) fn climbing(budget: f64, (bad, calls): (u64, u64), previous: (u64, u64)) -> bool {
+        let fraction = |(bad, calls): (u64, u64)| {
+            if calls == 0 {
+                0.0
+            } else {
+                bad as f64 / calls as f64
+            }
+        };
+        bad >= CLIMB_BAD
+            && fraction((bad, calls)) >= EFFECT * fraction(previous).max(FLOOR * budget)
     }
 }
 
@@ -265,7 +286,11 @@ impl Executor {
         if p.effect_done.is_none() {
             p.effect_done = p.effect.update(capped(effect));
         }
-        if p.worse_done.is_none() && p.intent == Intent::Fix {
+        // Bad events already climbing when a fix was made (a backlog
+        // growing) climb on for reasons of their own: a rise after it is no
+        // evidence against it, so it is judged only on whether it helped.
+        let climbing = p.objectives.iter().any(|o| o.focus && o.climbing);
+        if p.worse_done.is_none() && p.intent == Intent::Fix && !climbing {
             p.worse_done = p.worse.update(capped(worse));
         }
         let windows = p.windows;
@@ -362,6 +387,7 @@ mod tests {
                 health: Health::Compliant,
                 objectives: vec![j],
                 window: vec![(bad, calls)],
+                previous: Vec::new(),
                 drift: None,
             }],
             shift: None,
@@ -373,15 +399,27 @@ mod tests {
         }
     }
 
+    /// Before a fix: 5 % of calls bad, against a budget of 1 %.
+    const FIVE_PERCENT: Baseline = Baseline {
+        fraction: 0.05,
+        budget: 0.01,
+        focus: true,
+        climbing: false,
+    };
+
     /// Verifies a fix made when 5 % of calls were bad, on windows of 100 calls
     /// with `bad` bad ones; the verdict and the windows it took.
     fn fix(bad: impl Fn(u32) -> u64, edit: impl Fn(u32, &mut Analysis)) -> (Verdict, u32) {
+        fix_from(FIVE_PERCENT, bad, edit)
+    }
+
+    /// As [`fix`], from `before`.
+    fn fix_from(
+        before: Baseline,
+        bad: impl Fn(u32) -> u64,
+        edit: impl Fn(u32, &mut Analysis),
+    ) -> (Verdict, u32) {
         let mut e = Executor::new(Duration::from_secs(1));
-        let before = Baseline {
-            fraction: 0.05,
-            budget: 0.01,
-            focus: true,
-        };
         e.track(
             decision(),
             vec![0],
@@ -410,6 +448,34 @@ mod tests {
         assert_eq!(v, Verdict::NoEffect);
         let (v, _) = fix(|_| 20, |_, _| {});
         assert_eq!(v, Verdict::Regressed);
+    }
+
+    #[test]
+    fn a_fix_made_while_bad_events_climb_is_not_undone_for_their_climbing_on() {
+        let climbing = Baseline {
+            climbing: true,
+            ..FIVE_PERCENT
+        };
+        // 20 % bad after it: a backlog growing on its own, not held against
+        // the fix; the evidence never says it helped either.
+        assert_eq!(
+            fix_from(climbing, |_| 20, |_, _| {}),
+            (Verdict::Unknown, MAX_VERIFY)
+        );
+        // Bad events that fall still credit it.
+        assert_eq!(fix_from(climbing, |_| 0, |_, _| {}).0, Verdict::Improved);
+    }
+
+    #[test]
+    fn a_climb_is_a_window_at_least_twice_as_bad_as_the_one_before() {
+        assert!(Baseline::climbing(0.01, (10, 100), (4, 100)));
+        assert!(!Baseline::climbing(0.01, (10, 100), (6, 100)));
+        assert!(
+            !Baseline::climbing(0.01, (4, 10), (0, 100)),
+            "too few bad events"
+        );
+        assert!(Baseline::climbing(0.01, (5, 1000), (0, 0)), "from nothing");
+        assert!(!Baseline::climbing(0.01, (5, 1000), (3, 1000)));
     }
 
     #[test]
@@ -443,6 +509,7 @@ mod tests {
                 fraction: 0.002,
                 budget: 0.01,
                 focus: true,
+                climbing: false,
             };
             e.track(
                 decision(),

@@ -15,6 +15,14 @@
 //! the capacity declares that throughput ([`Capacity::served`]), else over
 //! the request rate (which overstates it while a backlog builds).
 //!
+//! Useful units: calls that hold their units longer than the shortest time
+//! seen share what is behind the capacity (a database's cores), and more units
+//! only share it further. Units busy in a window are the throughput times the
+//! holding time, so the units the resource behind can use are its throughput
+//! when the capacity is full times the shortest holding time (the
+//! bandwidth-delay product): the same whether the resource is fast or slow.
+//! While calls share it, the capacity grows to at most 1.5 times that.
+//!
 //! Contention: when a growth makes each call hold its unit longer (more
 //! connections slowing the database), the growth did not help; the controller
 //! returns to the smaller size and does not grow past it again for a while,
@@ -27,7 +35,7 @@
 //! objective is still likely over its budget, the units were not the cause
 //! (a CPU neighbour, a slower mix, a slower database), so it returns to the
 //! size before and holds it there for a while: neither stepping back again
-//! nor growing.
+//! nor growing. So does a step back that left calls queueing for units.
 
 use std::collections::VecDeque;
 
@@ -65,6 +73,15 @@ const STEP_BACK: f64 = 0.75;
 const HOLD_MEMORY: f64 = 1.01;
 /// Windows a contention ceiling lasts.
 const CEILING_WINDOWS: u64 = 300;
+/// Holding time this many times the shortest seen means the calls share
+/// what is behind the capacity.
+const SHARING: f64 = 1.2;
+/// While calls share what is behind it, a capacity grows to at most this many
+/// times the units that resource can use.
+const USEFUL_GAIN: f64 = 1.5;
+/// How much of the throughput seen when the capacity was full is kept per
+/// window: a resource that got slower is followed.
+const THROUGHPUT_MEMORY: f64 = 0.99;
 
 /// The time each call holds a unit: `busy` units over the units granted per
 /// second (`served`, when declared and positive), else over the request rate.
@@ -112,6 +129,7 @@ struct StepBack {
     from: f64,
     at: u64,
     hold: f64,
+    waiting: f64,
 }
 
 /// A size not worth exceeding: growing past it made calls hold longer.
@@ -138,6 +156,9 @@ pub(crate) struct Controller {
     /// The size in force the last time calls held their units about as
     /// briefly as they can.
     normal_size: Option<f64>,
+    /// The most units granted per second in a window where every unit was
+    /// busy or calls waited, slowly forgotten.
+    full_throughput: Option<f64>,
 }
 
 /// A move the controller wants, with its reason.
@@ -161,6 +182,7 @@ impl Controller {
             ceiling: None,
             shortest_hold: None,
             normal_size: None,
+            full_throughput: None,
         }
     }
 
@@ -191,6 +213,13 @@ impl Controller {
         let usable = served.unwrap_or(rate);
         (busy >= 0.5 && busy.is_finite() && usable.is_finite() && usable > 0.0)
             .then(|| holding_time(busy, served, rate))
+    }
+
+    /// The units the resource behind the capacity can use: its throughput
+    /// when the capacity was full times the shortest holding time; `None`
+    /// before the capacity was ever full.
+    fn usable(&self) -> Option<f64> {
+        Some(self.full_throughput? * self.shortest_hold?)
     }
 
     /// The square-root staffing size for `busy` units: `R + β·√R`, at least 1.
@@ -233,6 +262,17 @@ impl Controller {
                 self.normal_size = Some(size);
             }
         }
+        let waiting = load.waiting >= 0.5;
+        let forgotten = self.full_throughput.map(|x| x * THROUGHPUT_MEMORY);
+        if waiting || load.busy >= 0.9 * size {
+            let granted = load
+                .served
+                .filter(|x| x.is_finite() && *x > 0.0)
+                .unwrap_or(load.rate);
+            self.full_throughput = Some(forgotten.map_or(granted, |x| x.max(granted)));
+        } else {
+            self.full_throughput = forgotten;
+        }
 
         if let Some(g) = self.growth
             && seq >= g.at + SETTLE
@@ -270,7 +310,8 @@ impl Controller {
             && seq >= b.at + SETTLE
         {
             self.step_back = None;
-            if load.breached && hold * CONTENTION > b.hold && b.from > size {
+            let queued = load.waiting >= b.waiting + (0.5 * size).max(1.0);
+            if load.breached && (hold * CONTENTION > b.hold || queued) && b.from > size {
                 self.ceiling = Some(Ceiling {
                     size: b.from,
                     until: seq + CEILING_WINDOWS,
@@ -280,12 +321,15 @@ impl Controller {
                     size: b.from,
                     grow: true,
                     reason: format!(
-                        "`{}`: stepping back {} → {size} left each call holding it as long \
-                         ({:.1} → {:.1} ms): the units were not the bottleneck; back to {}",
+                        "`{}`: stepping back {} → {size} left each call holding it {:.1} → \
+                         {:.1} ms with {:.1} → {:.1} calls waiting: the units were not the \
+                         bottleneck; back to {}",
                         self.spec.knob,
                         b.from,
                         b.hold * 1e3,
                         hold * 1e3,
+                        b.waiting,
+                        load.waiting,
                         b.from
                     ),
                 });
@@ -327,6 +371,7 @@ impl Controller {
                 from: size,
                 at: seq,
                 hold,
+                waiting: load.waiting,
             });
             return Some(Sizing {
                 size: back,
@@ -347,13 +392,25 @@ impl Controller {
         let forecast = load.rate + (load.rate - previous).max(0.0);
         let demand = (load.busy + load.waiting) * forecast / load.rate;
         let mut target = self.staffing(demand);
-        let waiting = load.waiting >= 0.5;
         if waiting {
             let boost = (1.0 + load.waiting / load.busy.max(1.0)).min(2.0);
             target = target.max((size * boost).ceil());
             self.quiet = 0;
         } else {
             self.quiet += 1;
+        }
+        // Units the resource behind cannot use only share it further.
+        let mut useful = None;
+        if let Some(usable) = self.usable()
+            && hold > shortest * SHARING
+        {
+            // Whole units, not rounded up past a product that is whole
+            // but for the floating point.
+            let most = (USEFUL_GAIN * usable - 1e-9).ceil().max(1.0);
+            if target > most && target > size {
+                useful = Some((most, usable));
+                target = most.max(size);
+            }
         }
         let mut capped = None;
         if let Some(c) = self.ceiling
@@ -390,13 +447,18 @@ impl Controller {
                 grow: true,
                 reason: format!(
                     "`{}`: {:.1} busy and {:.1} waiting at {:.0} req/s (forecast {:.0}): \
-                     R + {:.1}·√R = {target}",
+                     R + {:.1}·√R = {target}{}",
                     self.spec.knob,
                     load.busy,
                     load.waiting,
                     load.rate,
                     forecast,
-                    self.spec.headroom
+                    self.spec.headroom,
+                    useful.map_or_else(String::new, |(most, usable)| format!(
+                        ", at most {most}: calls hold it {:.1}x the shortest time, so they \
+                         share what is behind it, which can use {usable:.1} units",
+                        hold / shortest
+                    )),
                 ),
             });
         }
@@ -563,19 +625,11 @@ mod tests {
         assert!(s.as_ref().is_none_or(|s| s.size <= 9.0), "{s:?}");
     }
 
-    #[test]
-    fn a_step_back_that_does_not_shorten_the_holding_time_is_undone() {
-        let mut c = stepped_back();
-        // At 9 the calls still hold 12 ms (9 busy, 750 served a second) and
-        // an objective is still likely over budget: the connections were not
-        // the cause. After settling, back to 12.
-        let same = Load {
-            served: Some(750.0),
-            breached: true,
-            ..load(1000.0, 9.0, 60.0)
-        };
-        assert_eq!(c.size(3, 9.0, same, false), None);
-        let undo = c.size(4, 9.0, same, true).expect("undoes the step back");
+    /// The step back of [`stepped_back`] seen at 9 on windows 3 (settling)
+    /// and 4: undone, back to 12.
+    fn undone(c: &mut Controller, at_nine: Load) -> Sizing {
+        assert_eq!(c.size(3, 9.0, at_nine, false), None);
+        let undo = c.size(4, 9.0, at_nine, true).expect("undoes the step back");
         assert_eq!(undo.size, 12.0);
         assert!(undo.grow);
         assert!(
@@ -583,6 +637,21 @@ mod tests {
             "{}",
             undo.reason
         );
+        undo
+    }
+
+    #[test]
+    fn a_step_back_that_does_not_shorten_the_holding_time_is_undone() {
+        let mut c = stepped_back();
+        // At 9 the calls still hold 12 ms (9 busy, 750 served a second) and
+        // an objective is still likely over budget: the connections were not
+        // the cause.
+        let same = Load {
+            served: Some(750.0),
+            breached: true,
+            ..load(1000.0, 9.0, 60.0)
+        };
+        undone(&mut c, same);
         // Still saturated at 12: neither another step back nor a growth.
         let again = Load {
             breached: true,
@@ -622,6 +691,77 @@ mod tests {
         };
         let s = c.size(2, 6.0, slower, true);
         assert!(s.as_ref().is_none_or(|s| s.size >= 6.0), "{s:?}");
+    }
+
+    /// A pool in front of a database whose calls take 5 ms alone: full at 4
+    /// connections, 3.8 busy serving 760 calls a second (settling, so it
+    /// does not grow yet).
+    fn full_at_four() -> Controller {
+        let mut c = pool();
+        let full = Load {
+            served: Some(760.0),
+            ..load(760.0, 3.8, 1.0)
+        };
+        assert_eq!(c.size(1, 4.0, full, false), None);
+        c
+    }
+
+    #[test]
+    fn a_capacity_grows_no_further_than_what_is_behind_it_can_use() {
+        let mut c = full_at_four();
+        // At 6 connections the database still serves 760 a second, each
+        // call now holding its connection 7.9 ms: it is shared. It can use
+        // 760/s × 5 ms = 3.8 connections; 1.5 × 3.8 = 5.7, so 6.
+        let shared = Load {
+            served: Some(760.0),
+            ..load(900.0, 6.0, 3.0)
+        };
+        for seq in 3..6 {
+            assert_eq!(c.size(seq, 6.0, shared, true), None, "window {seq}");
+        }
+        // Below that, it grows to it and says why it stops there.
+        let mut c = full_at_four();
+        let five = Load {
+            served: Some(760.0),
+            ..load(900.0, 5.0, 4.0)
+        };
+        let s = c.size(3, 5.0, five, true).expect("grows");
+        assert_eq!(s.size, 6.0);
+        assert!(s.reason.contains("at most 6"), "{}", s.reason);
+        assert!(s.reason.contains("3.8 units"), "{}", s.reason);
+    }
+
+    #[test]
+    fn units_that_hold_calls_no_longer_than_the_shortest_time_grow_freely() {
+        let mut c = full_at_four();
+        // The load doubled and calls still take 5 ms: the database has room,
+        // only the units are short, so Little's law sizes them as before.
+        let more = Load {
+            served: Some(1140.0),
+            ..load(1600.0, 5.7, 4.0)
+        };
+        let s = c.size(3, 6.0, more, true).expect("grows");
+        assert!(s.size > 6.0, "{s:?}");
+        assert!(!s.reason.contains("at most"), "{}", s.reason);
+    }
+
+    #[test]
+    fn a_step_back_that_leaves_calls_queueing_is_undone() {
+        let mut c = stepped_back();
+        // At 9 each call holds its unit briefly again (9 busy, 1500 served a
+        // second: 6 ms), but 40 more calls wait for one and an objective is
+        // still likely over budget: the units were needed.
+        let queued = Load {
+            served: Some(1500.0),
+            breached: true,
+            ..load(1000.0, 9.0, 70.0)
+        };
+        let undo = undone(&mut c, queued);
+        assert!(
+            undo.reason.contains("30.0 → 70.0 calls waiting"),
+            "{}",
+            undo.reason
+        );
     }
 
     #[test]

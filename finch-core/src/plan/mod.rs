@@ -1440,6 +1440,7 @@ mod tests {
                 },
                 objectives: vec![judgement],
                 window: vec![(judgement.bad, 1000)],
+                previous: Vec::new(),
                 drift: None,
             }],
             shift: None,
