@@ -35,7 +35,7 @@
 //! objective is still likely over its budget, the units were not the cause
 //! (a CPU neighbour, a slower mix, a slower database), so it returns to the
 //! size before and holds it there for a while: neither stepping back again
-//! nor growing. So does a step back that left calls queueing for units.
+//! nor growing.
 
 use std::collections::VecDeque;
 
@@ -129,7 +129,6 @@ struct StepBack {
     from: f64,
     at: u64,
     hold: f64,
-    waiting: f64,
 }
 
 /// A size not worth exceeding: growing past it made calls hold longer.
@@ -310,8 +309,7 @@ impl Controller {
             && seq >= b.at + SETTLE
         {
             self.step_back = None;
-            let queued = load.waiting >= b.waiting + (0.5 * size).max(1.0);
-            if load.breached && (hold * CONTENTION > b.hold || queued) && b.from > size {
+            if load.breached && hold * CONTENTION > b.hold && b.from > size {
                 self.ceiling = Some(Ceiling {
                     size: b.from,
                     until: seq + CEILING_WINDOWS,
@@ -321,15 +319,12 @@ impl Controller {
                     size: b.from,
                     grow: true,
                     reason: format!(
-                        "`{}`: stepping back {} → {size} left each call holding it {:.1} → \
-                         {:.1} ms with {:.1} → {:.1} calls waiting: the units were not the \
-                         bottleneck; back to {}",
+                        "`{}`: stepping back {} → {size} left each call holding it as long \
+                         ({:.1} → {:.1} ms): the units were not the bottleneck; back to {}",
                         self.spec.knob,
                         b.from,
                         b.hold * 1e3,
                         hold * 1e3,
-                        b.waiting,
-                        load.waiting,
                         b.from
                     ),
                 });
@@ -371,7 +366,6 @@ impl Controller {
                 from: size,
                 at: seq,
                 hold,
-                waiting: load.waiting,
             });
             return Some(Sizing {
                 size: back,
@@ -625,11 +619,19 @@ mod tests {
         assert!(s.as_ref().is_none_or(|s| s.size <= 9.0), "{s:?}");
     }
 
-    /// The step back of [`stepped_back`] seen at 9 on windows 3 (settling)
-    /// and 4: undone, back to 12.
-    fn undone(c: &mut Controller, at_nine: Load) -> Sizing {
-        assert_eq!(c.size(3, 9.0, at_nine, false), None);
-        let undo = c.size(4, 9.0, at_nine, true).expect("undoes the step back");
+    #[test]
+    fn a_step_back_that_does_not_shorten_the_holding_time_is_undone() {
+        let mut c = stepped_back();
+        // At 9 the calls still hold 12 ms (9 busy, 750 served a second) and
+        // an objective is still likely over budget: the connections were not
+        // the cause. After settling, back to 12.
+        let same = Load {
+            served: Some(750.0),
+            breached: true,
+            ..load(1000.0, 9.0, 60.0)
+        };
+        assert_eq!(c.size(3, 9.0, same, false), None);
+        let undo = c.size(4, 9.0, same, true).expect("undoes the step back");
         assert_eq!(undo.size, 12.0);
         assert!(undo.grow);
         assert!(
@@ -637,21 +639,6 @@ mod tests {
             "{}",
             undo.reason
         );
-        undo
-    }
-
-    #[test]
-    fn a_step_back_that_does_not_shorten_the_holding_time_is_undone() {
-        let mut c = stepped_back();
-        // At 9 the calls still hold 12 ms (9 busy, 750 served a second) and
-        // an objective is still likely over budget: the connections were not
-        // the cause.
-        let same = Load {
-            served: Some(750.0),
-            breached: true,
-            ..load(1000.0, 9.0, 60.0)
-        };
-        undone(&mut c, same);
         // Still saturated at 12: neither another step back nor a growth.
         let again = Load {
             breached: true,
@@ -743,25 +730,6 @@ mod tests {
         let s = c.size(3, 6.0, more, true).expect("grows");
         assert!(s.size > 6.0, "{s:?}");
         assert!(!s.reason.contains("at most"), "{}", s.reason);
-    }
-
-    #[test]
-    fn a_step_back_that_leaves_calls_queueing_is_undone() {
-        let mut c = stepped_back();
-        // At 9 each call holds its unit briefly again (9 busy, 1500 served a
-        // second: 6 ms), but 40 more calls wait for one and an objective is
-        // still likely over budget: the units were needed.
-        let queued = Load {
-            served: Some(1500.0),
-            breached: true,
-            ..load(1000.0, 9.0, 70.0)
-        };
-        let undo = undone(&mut c, queued);
-        assert!(
-            undo.reason.contains("30.0 → 70.0 calls waiting"),
-            "{}",
-            undo.reason
-        );
     }
 
     #[test]
