@@ -728,21 +728,7 @@ impl Engine {
                     if p.intent == Intent::Fix || d.cost_after > d.cost_before {
                         self.planner.add_floor(&before);
                     }
-                    let baselines = analysis
-                        .slos
-                        .iter()
-                        .flat_map(|s| {
-                            let previous = |k: usize| s.previous.get(k).copied().unwrap_or((0, 0));
-                            s.objectives.iter().zip(&s.window).enumerate().map(
-                                move |(k, (j, &window))| Baseline {
-                                    fraction: j.estimate,
-                                    budget: j.budget,
-                                    focus: j.calls > 0 && j.at_risk(),
-                                    climbing: Baseline::climbing(j.budget, window, previous(k)),
-                                },
-                            )
-                        })
-                        .collect();
+                    let baselines = Baseline::of(&analysis);
                     self.executor
                         .track(d.clone(), before, p.target, p.intent, p.probe, baselines);
                     changed = true;

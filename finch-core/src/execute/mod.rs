@@ -87,11 +87,33 @@ impl Baseline {
         self.fraction.clamp(FLOOR * self.budget, 0.5)
     }
 
+    /// Each objective's state in `analysis`, in order, as a change made now
+    /// is judged against.
+    pub(crate) fn of(analysis: &Analysis) -> Vec<Baseline> {
+        analysis
+            .slos
+            .iter()
+            .flat_map(|s| {
+                let previous = s.previous.iter().copied().chain(std::iter::repeat((0, 0)));
+                s.objectives
+                    .iter()
+                    .zip(&s.window)
+                    .zip(previous)
+                    .map(|((j, &window), previous)| Baseline {
+                        fraction: j.estimate,
+                        budget: j.budget,
+                        focus: j.calls > 0 && j.at_risk(),
+                        climbing: Baseline::climbing(j.budget, window, previous),
+                    })
+            })
+            .collect()
+    }
+
     /// Whether bad events were climbing: the last window (`bad`, `calls`)
     /// had at least `CLIMB_BAD` of them and at least `EFFECT` times the bad
     /// fraction of the window before it (`previous`), whose fraction counts
     /// as no less than the tests' floor.
-    pub(crate) fn climbing(budget: f64, (bad, calls): (u64, u64), previous: (u64, u64)) -> bool {
+    fn climbing(budget: f64, (bad, calls): (u64, u64), previous: (u64, u64)) -> bool {
         let fraction = |(bad, calls): (u64, u64)| {
             if calls == 0 {
                 0.0

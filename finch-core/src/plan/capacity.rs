@@ -83,10 +83,16 @@ const USEFUL_GAIN: f64 = 1.5;
 /// window: a resource that got slower is followed.
 const THROUGHPUT_MEMORY: f64 = 0.99;
 
-/// The time each call holds a unit: `busy` units over the units granted per
-/// second (`served`, when declared and positive), else over the request rate.
+/// The units granted per second: `served`, when declared and positive, else
+/// the request rate.
+fn granted(served: Option<f64>, rate: f64) -> f64 {
+    served.filter(|x| x.is_finite() && *x > 0.0).unwrap_or(rate)
+}
+
+/// The time each call holds a unit: `busy` units over the units [`granted`]
+/// per second.
 fn holding_time(busy: f64, served: Option<f64>, rate: f64) -> f64 {
-    busy / served.filter(|x| x.is_finite() && *x > 0.0).unwrap_or(rate)
+    busy / granted(served, rate)
 }
 
 /// `R + β·√R`, rounded up, at least 1.
@@ -264,11 +270,8 @@ impl Controller {
         let waiting = load.waiting >= 0.5;
         let forgotten = self.full_throughput.map(|x| x * THROUGHPUT_MEMORY);
         if waiting || load.busy >= 0.9 * size {
-            let granted = load
-                .served
-                .filter(|x| x.is_finite() && *x > 0.0)
-                .unwrap_or(load.rate);
-            self.full_throughput = Some(forgotten.map_or(granted, |x| x.max(granted)));
+            let now = granted(load.served, load.rate);
+            self.full_throughput = Some(forgotten.map_or(now, |x| x.max(now)));
         } else {
             self.full_throughput = forgotten;
         }
@@ -493,6 +496,14 @@ mod tests {
         )
     }
 
+    /// `l` with `served` units granted per second.
+    fn serving(served: f64, l: Load) -> Load {
+        Load {
+            served: Some(served),
+            ..l
+        }
+    }
+
     fn load(rate: f64, busy: f64, waiting: f64) -> Load {
         Load {
             rate,
@@ -572,17 +583,11 @@ mod tests {
     #[test]
     fn with_the_throughput_known_a_backlog_draining_onto_new_units_is_not_contention() {
         let mut c = pool();
-        let before = Load {
-            served: Some(400.0),
-            ..load(1000.0, 4.0, 20.0)
-        };
+        let before = serving(400.0, load(1000.0, 4.0, 20.0));
         c.size(1, 4.0, before, true).expect("grows");
         // All 6 busy at the same arrival rate: judged by the arrival rate each
         // call would seem to hold its unit 50 % longer; it serves 600/s.
-        let after = Load {
-            served: Some(600.0),
-            ..load(1000.0, 6.0, 10.0)
-        };
+        let after = serving(600.0, load(1000.0, 6.0, 10.0));
         let s = c.size(3, 6.0, after, true);
         assert!(s.as_ref().is_none_or(|s| s.size >= 6.0), "{s:?}");
     }
@@ -656,10 +661,7 @@ mod tests {
         assert_eq!(c.size(1, 3.0, load(50.0, 0.5, 0.0), true), None);
         // The rate quadruples and the database is slower: each call holds 30
         // ms, every connection busy. Shrinking would only queue more.
-        let rush = Load {
-            served: Some(100.0),
-            ..load(220.0, 3.0, 4.0)
-        };
+        let rush = serving(100.0, load(220.0, 3.0, 4.0));
         for seq in 2..6 {
             let s = c.size(seq, 3.0, rush, true);
             assert!(s.as_ref().is_none_or(|s| s.size >= 3.0), "{s:?}");
@@ -685,10 +687,7 @@ mod tests {
     /// does not grow yet).
     fn full_at_four() -> Controller {
         let mut c = pool();
-        let full = Load {
-            served: Some(760.0),
-            ..load(760.0, 3.8, 1.0)
-        };
+        let full = serving(760.0, load(760.0, 3.8, 1.0));
         assert_eq!(c.size(1, 4.0, full, false), None);
         c
     }
@@ -699,19 +698,13 @@ mod tests {
         // At 6 connections the database still serves 760 a second, each
         // call now holding its connection 7.9 ms: it is shared. It can use
         // 760/s × 5 ms = 3.8 connections; 1.5 × 3.8 = 5.7, so 6.
-        let shared = Load {
-            served: Some(760.0),
-            ..load(900.0, 6.0, 3.0)
-        };
+        let shared = serving(760.0, load(900.0, 6.0, 3.0));
         for seq in 3..6 {
             assert_eq!(c.size(seq, 6.0, shared, true), None, "window {seq}");
         }
         // Below that, it grows to it and says why it stops there.
         let mut c = full_at_four();
-        let five = Load {
-            served: Some(760.0),
-            ..load(900.0, 5.0, 4.0)
-        };
+        let five = serving(760.0, load(900.0, 5.0, 4.0));
         let s = c.size(3, 5.0, five, true).expect("grows");
         assert_eq!(s.size, 6.0);
         assert!(s.reason.contains("at most 6"), "{}", s.reason);
@@ -723,10 +716,7 @@ mod tests {
         let mut c = full_at_four();
         // The load doubled and calls still take 5 ms: the database has room,
         // only the units are short, so Little's law sizes them as before.
-        let more = Load {
-            served: Some(1140.0),
-            ..load(1600.0, 5.7, 4.0)
-        };
+        let more = serving(1140.0, load(1600.0, 5.7, 4.0));
         let s = c.size(3, 6.0, more, true).expect("grows");
         assert!(s.size > 6.0, "{s:?}");
         assert!(!s.reason.contains("at most"), "{}", s.reason);
