@@ -247,7 +247,11 @@ impl Controller {
         if self.rates.len() > 4 {
             self.rates.pop_front();
         }
-        if load.rate <= 0.0 || !load.busy.is_finite() || !load.waiting.is_finite() {
+        if !load.rate.is_finite()
+            || load.rate <= 0.0
+            || !load.busy.is_finite()
+            || !load.waiting.is_finite()
+        {
             return None;
         }
         // The rate jumped (more than doubled or halved): a new regime, whose
@@ -720,6 +724,48 @@ mod tests {
         let s = c.size(3, 6.0, more, true).expect("grows");
         assert!(s.size > 6.0, "{s:?}");
         assert!(!s.reason.contains("at most"), "{}", s.reason);
+    }
+
+    #[test]
+    fn signals_that_are_not_numbers_move_nothing_and_teach_nothing() {
+        let mut c = full_at_four();
+        let bad = [
+            load(f64::NAN, 4.0, 1.0),
+            load(f64::INFINITY, 4.0, 1.0),
+            load(0.0, 4.0, 1.0),
+            load(800.0, f64::NAN, 1.0),
+            load(800.0, 4.0, f64::INFINITY),
+            serving(f64::NAN, load(800.0, 4.0, 1.0)),
+            serving(0.0, load(800.0, 4.0, 1.0)),
+        ];
+        for (seq, l) in (2..).zip(bad) {
+            let s = c.size(seq, 6.0, l, true);
+            assert!(
+                s.as_ref()
+                    .is_none_or(|s| s.size.is_finite() && s.size >= 1.0),
+                "{l:?}: {s:?}"
+            );
+        }
+        // What it learned before is intact: shared at 6, it still stops there.
+        let shared = serving(760.0, load(900.0, 6.0, 3.0));
+        assert_eq!(c.size(20, 6.0, shared, true), None);
+        // Nor does a window without usable signals count as a holding time.
+        let obs = |rate: f64, signals: &[(&str, f64)]| Observation {
+            instance: String::new(),
+            seq: 21,
+            at_ms: 0,
+            length_secs: 1.0,
+            generation: 0,
+            clean: true,
+            knobs: Default::default(),
+            workload: [("api/rate".to_string(), rate)].into(),
+            signals: signals.iter().map(|&(k, v)| (k.to_string(), v)).collect(),
+            slis: Default::default(),
+        };
+        assert_eq!(c.held(&obs(800.0, &[])), None);
+        assert_eq!(c.held(&obs(800.0, &[("pool.busy", f64::NAN)])), None);
+        assert_eq!(c.held(&obs(0.0, &[("pool.busy", 3.0)])), None, "no calls");
+        assert_eq!(c.held(&obs(800.0, &[("pool.busy", 4.0)])), Some(0.005));
     }
 
     #[test]
