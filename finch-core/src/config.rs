@@ -55,11 +55,13 @@ pub struct Config {
 /// limit, workers) from queueing rather than by search: from the units busy
 /// on average over each window (Little's law: rate × holding time) with a
 /// square-root safety term, the calls waiting for one, and the holding time
-/// rising when more units slow each other down (contention). While calls hold
-/// their units longer than the shortest time seen, they share what is behind
-/// the capacity, and it grows to at most 1.5 times the units that resource
-/// can use (its throughput when the capacity was full times the shortest
-/// holding time); declaring `served` makes that throughput exact.
+/// rising when more units slow each other down (contention, watched over the
+/// three windows after each growth, as it can take that long to build up:
+/// slower calls keep more units busy, which slows them further). While calls
+/// hold their units longer than the shortest time seen, they share what is
+/// behind the capacity, and it grows to at most 1.5 times the units that
+/// resource can use (its throughput when the capacity was full times the
+/// shortest holding time); declaring `served` makes that throughput exact.
 ///
 /// ```
 /// use finch_core::{Capacity, Config};

@@ -23,8 +23,9 @@
 //! bandwidth-delay product): the same whether the resource is fast or slow.
 //! While calls share it, the capacity grows to at most 1.5 times that.
 //!
-//! Contention: when a growth makes each call hold its unit longer (more
-//! connections slowing the database), the growth did not help; the controller
+//! Contention: when a growth makes each call hold its unit longer in any of
+//! the few windows after it (more connections slowing the database, which
+//! can take a window or two to build up), the growth did not help; the controller
 //! returns to the smaller size and does not grow past it again for a while,
 //! whatever the load: units the resource behind cannot use do not become
 //! useful under more load.
@@ -60,6 +61,11 @@ const CONTENTION: f64 = 1.3;
 const SIMILAR_RATE: f64 = 1.25;
 /// Windows after a growth before its holding time is compared.
 const SETTLE: u64 = 2;
+/// Windows, from the first compared, over which a growth's holding time is
+/// watched: contention past a database's useful concurrency can take a
+/// window or two more to build up (slower calls keep more connections busy,
+/// which slows them further).
+const WATCH: u64 = 3;
 /// Holding time this many times the shortest seen recently means the
 /// resource behind the capacity is saturated: more units would only queue
 /// there (or slow it down), so the capacity does not grow.
@@ -267,7 +273,9 @@ impl Controller {
             .map_or(hold, |h| (h * HOLD_MEMORY).min(hold));
         if load.busy >= 0.5 {
             self.shortest_hold = Some(shortest);
-            if hold <= shortest * CONTENTION {
+            // A size still watched after a growth has not shown it holds
+            // normally: one light window right after it proves nothing.
+            if self.growth.is_none() && hold <= shortest * CONTENTION {
                 self.normal_size = Some(size);
             }
         }
@@ -283,9 +291,12 @@ impl Controller {
         if let Some(g) = self.growth
             && seq >= g.at + SETTLE
         {
-            self.growth = None;
+            if seq + 1 >= g.at + SETTLE + WATCH {
+                self.growth = None;
+            }
             let similar = load.rate <= g.rate * SIMILAR_RATE && load.rate >= g.rate / SIMILAR_RATE;
             if similar && hold > g.hold * CONTENTION && g.from < size {
+                self.growth = None;
                 self.ceiling = Some(Ceiling {
                     size: g.from,
                     until: seq + CEILING_WINDOWS,
@@ -582,6 +593,32 @@ mod tests {
         // At the same load it does not grow past the ceiling again.
         let again = c.size(4, 8.0, load(1000.0, 8.0, 6.0), true);
         assert!(again.as_ref().is_none_or(|s| s.size <= 8.0), "{again:?}");
+    }
+
+    #[test]
+    fn contention_that_builds_up_windows_after_a_growth_still_sends_it_back() {
+        let mut c = pool();
+        let busy = serving(730.0, load(1200.0, 6.1, 0.6));
+        let grown = c.size(1, 9.0, busy, true).expect("grows");
+        assert!(grown.size > 9.0, "{grown:?}");
+        assert_eq!(
+            c.size(2, grown.size, serving(700.0, load(1150.0, 6.4, 0.8)), false),
+            None
+        );
+        // A light window at the new size shows nothing yet.
+        let light = serving(640.0, load(1100.0, 4.2, 0.2));
+        let s = c.size(3, grown.size, light, true);
+        assert!(s.as_ref().is_none_or(|s| s.size >= grown.size), "{s:?}");
+        // The window after, slower calls keep more connections busy, which
+        // slows them further: twice the holding time at a similar rate, read
+        // by the analysis as an incident. The growth is still to blame.
+        let collapsing = Load {
+            incident: true,
+            ..serving(570.0, load(1010.0, 9.6, 0.0))
+        };
+        let back = c.size(4, grown.size, collapsing, true).expect("backs off");
+        assert_eq!(back.size, 9.0);
+        assert!(back.reason.contains("contention"), "{}", back.reason);
     }
 
     #[test]

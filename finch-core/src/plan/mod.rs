@@ -7,7 +7,9 @@
 //! free knob not known to help riding along on a costly step), towards
 //! more capacity when an objective is violated and towards less cost when every
 //! objective holds with room to spare. Every move is verified and undone if it
-//! made things worse.
+//! made things worse; a free knob's step kept without a verdict (the load kept
+//! rising meanwhile) is not probed back the other way, so no knob goes up,
+//! down and up again on steps nobody judged.
 //!
 //! Under a load the analysis confirms is climbing, the planner looks ahead
 //! (`forecast`): where the rate is heading a few windows on, it puts in place
@@ -414,6 +416,16 @@ impl Planner {
                     self.tabu_dir.insert((i, dir), seq + PROBE_TABU_WINDOWS);
                     if self.helpful.get(&i) == Some(&dir) {
                         self.helpful.remove(&i);
+                    }
+                }
+            }
+            // A free knob's step kept unjudged is not probed back the other
+            // way (up, down, up: an oscillation that learns nothing); a
+            // costly one only ever goes up for a fix and down for a saving.
+            Verdict::Unknown => {
+                for &(i, dir) in probe {
+                    if self.space.dims.get(i).is_some_and(|d| d.cost <= 0.0) {
+                        self.tabu_dir.insert((i, -dir), seq + PROBE_TABU_WINDOWS);
                     }
                 }
             }
@@ -1707,6 +1719,40 @@ mod tests {
         // That one helped: both are remembered as helpful, their way.
         planner.feedback(&p.target, p.intent, &p.probe, Verdict::Improved);
         assert_eq!(planner.helpful.len(), 2);
+    }
+
+    #[test]
+    fn a_free_knob_kept_unjudged_is_not_probed_back_the_other_way() {
+        let (mut planner, obs, a, goals) = violated();
+        let ctx = context(&obs, &a, &goals);
+        let p = planner.plan(&ctx).expect("a violation is explored");
+        let batch = planner
+            .space
+            .dims
+            .iter()
+            .position(|d| d.name() == "hostile.batch")
+            .expect("batch");
+        assert!(p.probe.contains(&(batch, 1)), "{:?}", p.probe);
+        // At its top a free knob not known to help may step down...
+        let mut top = planner.space.current();
+        top[batch] = planner.space.dims[batch]
+            .knob
+            .erased()
+            .snap(256.0)
+            .expect("in range");
+        let share = planner.explore_step;
+        assert_eq!(
+            planner.first_step(batch, &top, share).map(|s| s.0),
+            Some(-1)
+        );
+        // ...unless its step up was kept without a verdict (the load kept
+        // rising): down again would undo what nobody judged, and the next
+        // window up again, an oscillation.
+        planner.feedback(&p.target, p.intent, &p.probe, Verdict::Unknown);
+        assert_eq!(planner.first_step(batch, &top, share), None);
+        // A costly knob kept unjudged still goes down when cost is cut.
+        let workers = p.probe[0].0;
+        assert!(!planner.ruled_out((workers, -1)));
     }
 
     #[test]
