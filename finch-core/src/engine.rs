@@ -13,17 +13,16 @@ use tokio::task::JoinHandle;
 
 use crate::analyze::{Analysis, Analyzer, Health, Incident, Saturation, Shift, Trend};
 use crate::config::Config;
+use crate::decision::{Change, Decision, DecisionKind, DecisionOutcome, Intent, Verdict};
 use crate::error::StoreError;
-use crate::execute::{
-    Baseline, Change, Decision, DecisionKind, DecisionOutcome, Executor, Verdict,
-};
+use crate::execute::{Baseline, Executor};
 use crate::export;
 use crate::knob::KnobRef;
+use crate::knob::space::Space;
 use crate::knowledge::{Journal, ModelBlob, Numbering, Record, seal, unseal};
 use crate::monitor::{Monitor, Observation, SloSample, sli_key};
 use crate::plan::model::{self, Models, TrainError};
-use crate::plan::space::Space;
-use crate::plan::{Context, Goal, Intent, Planner, Proposal};
+use crate::plan::{Context, Goal, Planner, Proposal};
 use crate::slo::SloRef;
 use crate::status::{KnobStatus, ModelStatus, ObjectiveStatus, SliModelStatus, SloStatus, Status};
 use crate::util::panic_message;

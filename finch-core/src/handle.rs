@@ -10,9 +10,9 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
 use crate::config::Config;
+use crate::decision::Decision;
 use crate::engine::{Engine, Tick};
 use crate::error::Error;
-use crate::execute::Decision;
 use crate::knob::{self, KnobRef};
 use crate::slo::{self, SloRef};
 use crate::status::Status;

@@ -10,6 +10,7 @@
 
 pub mod analyze;
 pub mod config;
+mod decision;
 mod engine;
 pub mod error;
 pub mod execute;

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::analyze::Health;
-use crate::execute::Decision;
+use crate::decision::Decision;
 use crate::knob::KnobInfo;
 use crate::knowledge::JournalStatus;
 use crate::plan::model::Family;

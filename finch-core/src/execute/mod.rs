@@ -5,20 +5,19 @@
 //! on bad events against their level before the change, over as many windows
 //! as it takes (up to a cap), skipping the windows that settle.
 
-mod decision;
 mod lanes;
 
 use std::time::Duration;
 
 use futures_util::future::join_all;
 
-pub use decision::{Change, Decision, DecisionKind, DecisionOutcome, Verdict};
+pub use crate::decision::{Change, Decision, DecisionKind, DecisionOutcome, Verdict};
 
 use crate::analyze::Analysis;
 use crate::analyze::stats::{Conclusion, Sprt, binomial_llr};
+use crate::decision::Intent;
+use crate::knob::space::Space;
 use crate::knob::{ErasedKnob, publish};
-use crate::plan::Intent;
-use crate::plan::space::Space;
 use lanes::{Lanes, timed_out};
 
 /// A change being verified.

@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use crate::decision::{Decision, DecisionOutcome};
 use crate::error::{Error, KnobError};
-use crate::execute::{Decision, DecisionOutcome};
 use crate::handle::{Handle, Remote};
 
 /// Renders every metric recorded through the `metrics` facade (finch's and the

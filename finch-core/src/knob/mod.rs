@@ -9,6 +9,7 @@ mod builder;
 mod erased;
 mod generation;
 mod registry;
+pub(crate) mod space;
 mod spec;
 mod value;
 

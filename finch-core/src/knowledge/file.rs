@@ -601,7 +601,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_decision_of_the_layout_before_verdicts_is_skipped_and_nothing_else_is_lost() {
-        use crate::execute::{Decision, DecisionKind, DecisionOutcome};
+        use crate::decision::{Decision, DecisionKind, DecisionOutcome};
         let dir = tempfile::tempdir().unwrap();
         let store = FileStore::open(dir.path()).unwrap();
         store.append(vec![obs(1)]).await.unwrap();
@@ -652,7 +652,7 @@ mod tests {
 
     #[tokio::test]
     async fn decisions_of_every_outcome_round_trip() {
-        use crate::execute::{Change, Decision, DecisionKind, DecisionOutcome, Verdict};
+        use crate::decision::{Change, Decision, DecisionKind, DecisionOutcome, Verdict};
         let outcomes = [
             DecisionOutcome::Pending,
             DecisionOutcome::Kept {

@@ -4,8 +4,8 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use super::{Knowledge, KnowledgeStore, ModelBlob, Record, latest_decisions};
+use crate::decision::Decision;
 use crate::error::StoreError;
-use crate::execute::Decision;
 use crate::monitor::Observation;
 use crate::util::BoxFuture;
 

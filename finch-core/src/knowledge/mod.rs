@@ -18,8 +18,8 @@ pub(crate) use journal::Journal;
 pub use journal::JournalStatus;
 pub use memory::MemoryStore;
 
+use crate::decision::Decision;
 use crate::error::StoreError;
-use crate::execute::Decision;
 use crate::monitor::Observation;
 use crate::util::BoxFuture;
 

@@ -9,7 +9,7 @@ use std::ops::Range;
 use super::report::{ArmSummary, OracleSegment, Report, RunResult, ScenarioReport, WindowResult};
 use super::scenario::Scenario;
 use super::subject::{ArmKind, Call, Configuration, Run, Subject};
-use crate::execute::{Decision, DecisionKind};
+use crate::decision::{Decision, DecisionKind};
 use crate::knowledge::FileStore;
 
 /// Why an experiment stopped.

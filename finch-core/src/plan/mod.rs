@@ -22,7 +22,6 @@ mod forecast;
 pub(crate) mod model;
 pub(crate) mod policy;
 mod recovery;
-pub(crate) mod space;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -34,20 +33,11 @@ use rand_chacha::ChaCha8Rng;
 use crate::analyze::health::judge;
 use crate::analyze::{Analysis, needed_margin};
 use crate::config::Config;
-use crate::execute::{Decision, DecisionKind, Verdict};
+use crate::decision::{Decision, DecisionKind, Intent, Verdict};
+use crate::knob::space::{self, Space};
 use crate::monitor::Observation;
 use crate::slo::Objective;
 use model::{KnobAxis, Models, Predict, Target, TrainingSet, workload_feature};
-use space::Space;
-
-/// What a change is for; the executor verifies it accordingly.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Intent {
-    /// Bring a violated objective back.
-    Fix,
-    /// Lower cost while every objective holds.
-    Save,
-}
 
 /// A configuration the planner wants, with its justification.
 pub(crate) struct Proposal {
@@ -1610,7 +1600,7 @@ mod tests {
             window,
             at_ms: 0,
             kind: DecisionKind::Explore,
-            changes: vec![crate::execute::Change {
+            changes: vec![crate::decision::Change {
                 knob: knob.into(),
                 from: from.into(),
                 to: to.into(),
@@ -1622,7 +1612,7 @@ mod tests {
             predicted_after: BTreeMap::new(),
             cost_before: 0.5,
             cost_after: 0.6,
-            outcome: crate::execute::DecisionOutcome::Pending,
+            outcome: crate::decision::DecisionOutcome::Pending,
             verdict: Some(verdict),
         }
     }

@@ -1,9 +1,20 @@
 //! The decision log: every change finch makes, with its reason, its predictions
-//! and how it turned out.
+//! and how it turned out, and what a change is for. The planner makes these,
+//! the executor verifies them, knowledge stores them; this module imports none
+//! of them.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+/// What a change is for; the executor verifies it accordingly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Intent {
+    /// Bring a violated objective back.
+    Fix,
+    /// Lower cost while every objective holds.
+    Save,
+}
 
 /// Why a decision was made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
