@@ -16,22 +16,30 @@
 //! what held at that load before (the policy), or what the model predicts is
 //! needed there, so that knobs that act late (a cache filling) are ready when
 //! the load arrives; and a model-planned cost cut must hold at that load too.
+//!
+//! One mechanism per file: `capacity` sizes capacities from queueing,
+//! `explore` steps one knob at a time, `exploit` searches with the model,
+//! `follow` applies the policy that `policy` keeps, `forecast` looks ahead,
+//! `recovery` follows an incident, `model` trains the SLI models; this file
+//! decides which of them acts on a window.
 
 pub(crate) mod capacity;
+mod exploit;
+mod explore;
+mod follow;
 mod forecast;
 pub(crate) mod model;
 pub(crate) mod policy;
 mod recovery;
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::analyze::Analysis;
 use crate::analyze::health::judge;
-use crate::analyze::{Analysis, needed_margin};
 use crate::config::Config;
 use crate::decision::{Decision, DecisionKind, Intent, Verdict};
 use crate::knob::space::{self, Space};
@@ -49,6 +57,22 @@ pub(crate) struct Proposal {
     pub(crate) predicted_after: BTreeMap<String, f64>,
     /// The knobs and directions of an exploratory step (empty for others).
     pub(crate) probe: Vec<(usize, i8)>,
+}
+
+impl Proposal {
+    /// An exploratory step: no model prediction, and the knobs and
+    /// directions it probes.
+    fn explore(target: Vec<u64>, intent: Intent, reason: String, probe: Vec<(usize, i8)>) -> Self {
+        Proposal {
+            target,
+            kind: DecisionKind::Explore,
+            intent,
+            reason,
+            predicted_before: BTreeMap::new(),
+            predicted_after: BTreeMap::new(),
+            probe,
+        }
+    }
 }
 
 /// How the planner follows its policy.
@@ -505,111 +529,6 @@ impl Planner {
         self.policy.len()
     }
 
-    /// The configuration the policy holds for the current workload, applied
-    /// to the movable searched knobs of `current`: all of them
-    /// ([`Follow::Move`]), or, for a fix, only where it adds (a fix lowers no
-    /// costly knob, nor moves a knob a way verification ruled out).
-    fn policy_target(
-        &self,
-        obs: &Observation,
-        rise: f64,
-        current: &[u64],
-        follow: Follow,
-    ) -> Option<(Vec<u64>, u32)> {
-        let workload = obs
-            .workload
-            .iter()
-            .map(|(k, &v)| (k.clone(), at_rise(k, v, rise)))
-            .collect();
-        let context = policy::context(&workload);
-        let entry = match follow {
-            Follow::Fix => self.policy.nearest(&context)?,
-            Follow::Ahead | Follow::Move => self.policy.lookup(&context)?,
-        };
-        let fix = follow != Follow::Move;
-        let mut target = current.to_vec();
-        for (i, d) in self.space.dims.iter().enumerate() {
-            if self.is_capacity(i) || !d.movable() {
-                continue;
-            }
-            let want = *entry.point.get(i)?;
-            let dir = d.direction(current[i], want);
-            let keep = fix
-                && want != current[i]
-                && ((d.cost > 0.0 && dir < 0) || self.ruled_out((i, dir)));
-            target[i] = if keep { current[i] } else { want };
-        }
-        (target != current).then_some((target, entry.windows))
-    }
-
-    /// A move to the configuration the policy holds for this workload; for
-    /// a fix only where it adds, otherwise anywhere above a known floor. Its
-    /// intent follows from its cost.
-    /// With `rise` above 1, for the workload the rate is forecast to reach.
-    fn follow_policy(
-        &self,
-        ctx: &Context<'_>,
-        current: &[u64],
-        follow: Follow,
-        rise: f64,
-    ) -> Option<Proposal> {
-        let (target, windows) = self.policy_target(ctx.obs, rise, current, follow)?;
-        let (from, to) = (self.space.cost(current), self.space.cost(&target));
-        // A fix adds what is missing: a configuration already as large in
-        // every costly knob failed for another reason (moving free knobs back
-        // would only take the windows a probe needs), and ahead of a load
-        // free knobs follow it when it arrives. A move goes anywhere above a
-        // known floor.
-        let useful = match follow {
-            Follow::Fix | Follow::Ahead => to > from,
-            Follow::Move => !self.under_floor(&target),
-        };
-        if !useful {
-            return None;
-        }
-        let intent = if to < from { Intent::Save } else { Intent::Fix };
-        let changes: Vec<String> = self
-            .space
-            .dims
-            .iter()
-            .zip(current.iter().zip(&target))
-            .filter(|(_, (a, b))| a != b)
-            .map(|(d, (&a, &b))| {
-                format!(
-                    "`{}` {} → {}",
-                    d.name(),
-                    d.knob.erased().value_of(a),
-                    d.knob.erased().value_of(b)
-                )
-            })
-            .collect();
-        Some(Proposal {
-            target,
-            kind: DecisionKind::Exploit,
-            intent,
-            reason: if rise > 1.0 {
-                format!(
-                    "the load is rising: {:.0} req/s forecast {} windows ahead; a workload like \
-                     that was served within every objective for {windows} windows by: {} \
-                     (cost {from:.2} → {to:.2})",
-                    ctx.obs.total_rate() * rise,
-                    forecast::HORIZON,
-                    changes.join(", "),
-                )
-            } else {
-                format!(
-                    "a workload like this one ({:.0} req/s) was served within every objective \
-                     for {windows} windows by: {} (cost {from:.2} → {to:.2})",
-                    ctx.obs.total_rate(),
-                    changes.join(", "),
-                )
-            },
-            predicted_before: BTreeMap::new(),
-            predicted_after: BTreeMap::new(),
-            probe: Vec::new(),
-        })
-    }
-
     /// Decides whether and where to move. `None`: stay.
     pub(crate) fn plan(&mut self, ctx: &Context<'_>) -> Option<Proposal> {
         self.seq = ctx.obs.seq;
@@ -812,426 +731,6 @@ impl Planner {
             predicted_after: BTreeMap::new(),
             probe: Vec::new(),
         })
-    }
-
-    /// The margin each goal needs: the configured one, widened by its noise.
-    fn margins(&self, ctx: &Context<'_>) -> Vec<f64> {
-        ctx.goals
-            .iter()
-            .enumerate()
-            .map(|(i, g)| {
-                let sigma = ctx.analysis.noise.get(i).copied().flatten();
-                needed_margin(
-                    self.margin,
-                    sigma,
-                    matches!(g.objective, Objective::Latency { .. }),
-                )
-            })
-            .collect()
-    }
-
-    /// The model rows of candidate points under the workload of `obs`, its
-    /// rates times `rise`.
-    fn rows(
-        &self,
-        models: &dyn Predict,
-        obs: &Observation,
-        rise: f64,
-        points: &[Vec<u64>],
-    ) -> Vec<Vec<f64>> {
-        let workload = workload_row(models, obs, rise);
-        points
-            .iter()
-            .map(|p| {
-                let mut row = workload.clone();
-                row.extend(self.space.units(p));
-                row
-            })
-            .collect()
-    }
-
-    /// The cheapest nearby configuration the model predicts to meet every
-    /// objective (or, for a fix, the least violating), at the workload of
-    /// `ctx` with its rates times `rise` (1: as measured).
-    fn exploit(
-        &mut self,
-        models: &dyn Predict,
-        ctx: &Context<'_>,
-        current: &[u64],
-        intent: Intent,
-        rise: f64,
-    ) -> Option<Proposal> {
-        let mut cands =
-            self.space
-                .candidates(current, self.max_step, self.candidates, &mut self.rng);
-        // Fixes may move boldly but never lower a costly knob: while an
-        // objective is violated, what was just added (a probe found it, or
-        // the model's error in a new regime hides it) stays. Cost cuts are
-        // cautious, so that a cut the model got wrong costs one short
-        // violation, not an outage.
-        // A fix moves no knob the way a verified change found it did nothing
-        // (or harm), nor back against the way one found it helped: the
-        // model's belief otherwise is an artefact of what moved beside it.
-        let step = self.explore_step;
-        cands.retain(|c| {
-            c.as_slice() == current
-                || (!self.under_floor(c)
-                    && match intent {
-                        Intent::Fix => {
-                            self.space.no_cut(current, c)
-                                && !moves(&self.space, current, c).any(|m| self.ruled_out(m))
-                        }
-                        Intent::Save => self.space.gentle_cut(current, c, step),
-                    })
-        });
-        let mut rows = self.rows(models, ctx.obs, rise, &cands);
-        // The model's bias is measured where the service is: the
-        // configuration in force at the workload as measured, the last row.
-        rows.extend(self.rows(models, ctx.obs, 1.0, &cands[..1]));
-        let preds = models.predict(&rows);
-        // Per goal: predictions for every candidate, corrected by the bias seen
-        // on the configuration in force (candidate 0).
-        let mut per_goal: Vec<Vec<f64>> = Vec::with_capacity(ctx.goals.len());
-        for g in ctx.goals {
-            let Some((_, raw)) = preds.iter().find(|(k, _)| *k == g.key) else {
-                // No model for this SLI yet (measured too rarely): assume the
-                // candidates leave it where it was measured; verification
-                // undoes a change that breaks it.
-                let level = ctx.anchor.0.get(&g.key).copied().unwrap_or(0.0);
-                per_goal.push(vec![level; cands.len()]);
-                continue;
-            };
-            let (p0, raw) = raw.as_ref()?.split_last()?;
-            let p0 = *p0;
-            let (anchor, windows) = &ctx.anchor;
-            let weight = BIAS_WEIGHT * *windows as f64 / (*windows as f64 + 1.0);
-            let adjusted: Vec<f64> = match anchor.get(&g.key) {
-                Some(&actual) if p0.is_finite() => match g.objective {
-                    Objective::Latency { .. } if p0 > 0.0 && actual > 0.0 => {
-                        let f = (actual / p0).clamp(0.2, 5.0).powf(weight);
-                        raw.iter().map(|p| p * f).collect()
-                    }
-                    _ => {
-                        let d = (actual - p0) * weight;
-                        raw.iter().map(|p| (p + d).max(0.0)).collect()
-                    }
-                },
-                _ => raw.to_vec(),
-            };
-            per_goal.push(adjusted);
-        }
-        let needed = self.margins(ctx);
-        let margin = needed.iter().copied().fold(self.margin, f64::max);
-        let current_cost = self.space.cost(current);
-        let score = |j: usize, cost: f64| -> Option<(f64, f64)> {
-            let band = if j != 0 && cost < current_cost {
-                SAVE_BAND
-            } else {
-                0.0
-            };
-            let mut excess = 0.0;
-            let mut worst = f64::INFINITY;
-            for ((g, p), need) in ctx.goals.iter().zip(&per_goal).zip(&needed) {
-                let v = p[j];
-                if !v.is_finite() {
-                    return None;
-                }
-                let m = g.objective.margin(v);
-                worst = worst.min(m);
-                excess += (need + band - m).max(0.0);
-            }
-            Some((excess, worst))
-        };
-        let scored: Vec<(usize, f64, f64, f64)> = (0..cands.len())
-            .filter_map(|j| {
-                let cost = self.space.cost(&cands[j]);
-                score(j, cost).map(|(e, w)| (j, e, w, cost))
-            })
-            .collect();
-        let &(_, cur_excess, cur_worst, cur_cost) = scored.iter().find(|s| s.0 == 0)?;
-        let best = scored
-            .iter()
-            .filter(|s| s.1 == 0.0)
-            .min_by(|a, b| a.3.total_cmp(&b.3).then(b.2.total_cmp(&a.2)))
-            .or_else(|| {
-                scored
-                    .iter()
-                    .min_by(|a, b| a.1.total_cmp(&b.1).then(a.3.total_cmp(&b.3)))
-            })
-            .copied()?;
-        let (j, excess, worst, cost) = best;
-        if j == 0 {
-            return None;
-        }
-        let max_cost = self.space.max_cost().max(f64::MIN_POSITIVE);
-        let worthwhile = match intent {
-            Intent::Fix => excess < cur_excess - 1e-9,
-            Intent::Save => {
-                excess == 0.0 && (cur_cost - cost >= MIN_SAVING * max_cost || cur_excess > 0.0)
-            }
-        };
-        if !worthwhile {
-            return None;
-        }
-        let predicted = |j: usize| -> BTreeMap<String, f64> {
-            ctx.goals
-                .iter()
-                .zip(&per_goal)
-                .map(|(g, p)| (g.key.clone(), p[j]))
-                .collect()
-        };
-        let mut reason = String::new();
-        if rise > 1.0 && intent == Intent::Fix {
-            let _ = write!(
-                reason,
-                "the load is rising: {:.0} req/s forecast {} windows ahead, where the \
-                 configuration in force is predicted to leave worst margin {:+.0}%; ",
-                ctx.obs.total_rate() * rise,
-                forecast::HORIZON,
-                cur_worst * 100.0
-            );
-        }
-        let _ = match (intent, excess == 0.0) {
-            (Intent::Save, _) if rise > 1.0 => write!(
-                reason,
-                "every objective holds; a cheaper configuration is predicted to keep {:.0}% margin \
-                 at the {:.0} req/s forecast {} windows ahead (predicted worst margin {:+.0}%, \
-                 cost {:.2} → {:.2})",
-                margin * 100.0,
-                ctx.obs.total_rate() * rise,
-                forecast::HORIZON,
-                worst * 100.0,
-                cur_cost,
-                cost
-            ),
-            (Intent::Fix, true) if rise > 1.0 => write!(
-                reason,
-                "cheapest configuration predicted to meet every objective there with {:.0}% \
-                 margin (predicted worst margin {:+.0}%, cost {:.2} → {:.2})",
-                margin * 100.0,
-                worst * 100.0,
-                cur_cost,
-                cost
-            ),
-            (Intent::Fix, false) if rise > 1.0 => write!(
-                reason,
-                "taking the least violating there (predicted worst margin {:+.0}%, cost {:.2} → {:.2})",
-                worst * 100.0,
-                cur_cost,
-                cost
-            ),
-            (Intent::Fix, true) => write!(
-                reason,
-                "objective violated (worst margin {:+.0}%); cheapest configuration predicted to \
-                 meet every objective with {:.0}% margin (predicted worst margin {:+.0}%, cost {:.2} → {:.2})",
-                cur_worst * 100.0,
-                margin * 100.0,
-                worst * 100.0,
-                cur_cost,
-                cost
-            ),
-            (Intent::Fix, false) => write!(
-                reason,
-                "objective violated (worst margin {:+.0}%); no candidate is predicted to meet every \
-                 objective, taking the least violating (predicted worst margin {:+.0}%, cost {:.2} → {:.2})",
-                cur_worst * 100.0,
-                worst * 100.0,
-                cur_cost,
-                cost
-            ),
-            (Intent::Save, _) if cur_excess > 0.0 => write!(
-                reason,
-                "objectives hold but within the {:.0}% margin (predicted worst margin {:+.0}%); \
-                 moving to a configuration predicted to keep the margin (cost {:.2} → {:.2})",
-                margin * 100.0,
-                cur_worst * 100.0,
-                cur_cost,
-                cost
-            ),
-            (Intent::Save, _) => write!(
-                reason,
-                "every objective holds; a cheaper configuration is predicted to keep {:.0}% margin \
-                 (predicted worst margin {:+.0}%, cost {:.2} → {:.2})",
-                margin * 100.0,
-                worst * 100.0,
-                cur_cost,
-                cost
-            ),
-        };
-        Some(Proposal {
-            target: cands[j].clone(),
-            kind: DecisionKind::Exploit,
-            // Judged by what it does: a move that costs more is a correction.
-            intent: if cost < cur_cost {
-                Intent::Save
-            } else {
-                Intent::Fix
-            },
-            reason,
-            predicted_before: predicted(0),
-            predicted_after: predicted(j),
-            // A fix is judged knob by knob: what it moved is credited with
-            // its effect, or ruled out as a lever when it had none.
-            probe: if cost < cur_cost {
-                Vec::new()
-            } else {
-                moves(&self.space, current, &cands[j]).collect()
-            },
-        })
-    }
-
-    fn explore_fix(&mut self, current: &[u64], worst: f64, why: &str) -> Option<Proposal> {
-        let mut order: Vec<usize> = (0..self.space.dims.len())
-            .filter(|&i| self.space.dims[i].movable())
-            .collect();
-        order.sort_by(|&a, &b| {
-            let rank = |i: usize| -> (u8, f64) {
-                let d = &self.space.dims[i];
-                let tier = if self.helpful.contains_key(&i) {
-                    0
-                } else if d.cost > 0.0 {
-                    1
-                } else {
-                    2
-                };
-                (tier, -d.cost)
-            };
-            let (ta, ca) = rank(a);
-            let (tb, cb) = rank(b);
-            ta.cmp(&tb).then(ca.total_cmp(&cb))
-        });
-        let share = if worst <= SEVERE {
-            self.max_step
-        } else {
-            self.explore_step
-        };
-        let patient = self
-            .improved_at
-            .is_some_and(|at| self.seq < at + PATIENCE_WINDOWS);
-        for i in order {
-            let d = &self.space.dims[i];
-            if patient && !self.helpful.contains_key(&i) {
-                // A fix just helped and no knob known to help can move
-                // further: let the backlog drain before judging other knobs.
-                return None;
-            }
-            let Some((dir, bits)) = self.first_step(i, current, share) else {
-                continue;
-            };
-            let mut target = current.to_vec();
-            target[i] = bits;
-            let mut reason = format!(
-                "objective violated (worst margin {:+.0}%) and {why}: \
-                 exploring one step {} on `{}` ({} → {})",
-                worst * 100.0,
-                if dir > 0 { "up" } else { "down" },
-                d.name(),
-                d.knob.erased().value_of(current[i]),
-                d.knob.erased().value_of(bits),
-            );
-            let mut probe = vec![(i, dir)];
-            // A free knob not yet known to help rides along with a costly
-            // step: trying it costs nothing, and a lever without a cost
-            // is otherwise only reached once every costly knob is spent.
-            if d.cost > 0.0
-                && let Some((j, free_dir, free_bits)) = self.free_rider(current, share)
-            {
-                let f = &self.space.dims[j];
-                target[j] = free_bits;
-                probe.push((j, free_dir));
-                let _ = write!(
-                    reason,
-                    ", with free `{}` {} → {}",
-                    f.name(),
-                    f.knob.erased().value_of(current[j]),
-                    f.knob.erased().value_of(free_bits),
-                );
-            }
-            return Some(Proposal {
-                target,
-                kind: DecisionKind::Explore,
-                intent: Intent::Fix,
-                reason,
-                predicted_before: BTreeMap::new(),
-                predicted_after: BTreeMap::new(),
-                probe,
-            });
-        }
-        None
-    }
-
-    /// The first exploratory step knob `i` can take from `current`: the way
-    /// it helped before, else up (costly) or either way (free), a direction
-    /// not ruled out, and a step the knob's range allows.
-    fn first_step(&self, i: usize, current: &[u64], share: f64) -> Option<(i8, u64)> {
-        let d = &self.space.dims[i];
-        let dirs: &[i8] = match self.helpful.get(&i) {
-            Some(1) => &[1],
-            Some(_) => &[-1],
-            None if d.cost > 0.0 => &[1],
-            None => &[1, -1],
-        };
-        dirs.iter().find_map(|&dir| {
-            if self.tabu_dir.contains_key(&(i, dir)) {
-                return None;
-            }
-            d.step(current[i], f64::from(dir), share)
-                .map(|bits| (dir, bits))
-        })
-    }
-
-    /// A free knob not known to help and the first step it can take.
-    fn free_rider(&self, current: &[u64], share: f64) -> Option<(usize, i8, u64)> {
-        (0..self.space.dims.len()).find_map(|j| {
-            let f = &self.space.dims[j];
-            if !f.movable() || f.cost > 0.0 || self.helpful.contains_key(&j) {
-                return None;
-            }
-            self.first_step(j, current, share)
-                .map(|(dir, bits)| (j, dir, bits))
-        })
-    }
-
-    fn explore_save(&mut self, current: &[u64], worst: f64, why: &str) -> Option<Proposal> {
-        let mut order: Vec<usize> = (0..self.space.dims.len())
-            .filter(|&i| self.space.dims[i].movable() && self.space.dims[i].cost > 0.0)
-            .filter(|&i| !self.tabu_dir.contains_key(&(i, -1)))
-            .collect();
-        let weight = |i: usize| self.space.dims[i].cost * self.space.dims[i].unit(current[i]);
-        order.sort_by(|&a, &b| weight(b).total_cmp(&weight(a)));
-        for i in order {
-            let d = &self.space.dims[i];
-            let cautious = [1.0, 0.5, 0.25, 0.125].into_iter().find_map(|f| {
-                d.step(current[i], -1.0, self.explore_step * f)
-                    .filter(|&b| d.gentle_cut(current[i], b, self.explore_step))
-            });
-            let Some(bits) = cautious else {
-                continue;
-            };
-            let mut target = current.to_vec();
-            target[i] = bits;
-            if self.under_floor(&target) {
-                continue;
-            }
-            let reason = format!(
-                "every objective holds with {:+.0}% margin and {why}: \
-                 exploring one step down on `{}` to lower cost ({} → {})",
-                worst * 100.0,
-                d.name(),
-                d.knob.erased().value_of(current[i]),
-                d.knob.erased().value_of(bits),
-            );
-            return Some(Proposal {
-                target,
-                kind: DecisionKind::Explore,
-                intent: Intent::Save,
-                reason,
-                predicted_before: BTreeMap::new(),
-                predicted_after: BTreeMap::new(),
-                probe: vec![(i, -1)],
-            });
-        }
-        None
     }
 
     /// The training set of clean, complete observations, in time order.
