@@ -1,6 +1,16 @@
 //! One iteration of the loop: Monitor → Analyze → verify the last change →
 //! Plan → Execute, with Knowledge recorded throughout and models retrained in
 //! the background.
+//!
+//! This file holds the engine's state and the iteration; `warm` reads back
+//! what was stored before the first window, `training` runs the models'
+//! training lifecycle, `status` assembles what the handle serves, and
+//! `operator` applies an operator's pins.
+
+mod operator;
+mod status;
+mod training;
+mod warm;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::panic::AssertUnwindSafe;
@@ -11,20 +21,19 @@ use futures_util::FutureExt;
 use serde::Serialize;
 use tokio::task::JoinHandle;
 
-use crate::analyze::{Analysis, Analyzer, Health, Incident, Saturation, Shift, Trend};
+use crate::analyze::{Analyzer, Health, Incident, Saturation, Shift, Trend};
 use crate::config::Config;
 use crate::decision::{Change, Decision, DecisionKind, DecisionOutcome, Intent, Verdict};
 use crate::error::StoreError;
 use crate::execute::{Baseline, Executor};
-use crate::export;
 use crate::knob::KnobRef;
 use crate::knob::space::Space;
-use crate::knowledge::{Journal, ModelBlob, Numbering, Record, seal, unseal};
-use crate::monitor::{Monitor, Observation, SloSample, sli_key};
-use crate::plan::model::{self, Models, TrainError};
+use crate::knowledge::{Journal, Record, unseal};
+use crate::monitor::{Monitor, Observation, sli_key};
+use crate::plan::model::{Models, TrainError};
 use crate::plan::{Context, Goal, Planner, Proposal};
 use crate::slo::SloRef;
-use crate::status::{KnobStatus, ModelStatus, ObjectiveStatus, SliModelStatus, SloStatus, Status};
+use crate::status::{ObjectiveStatus, SloStatus, Status};
 use crate::util::panic_message;
 
 /// What one iteration saw and did.
@@ -190,155 +199,10 @@ impl Engine {
         status.slos = slos;
     }
 
-    fn knob_statuses(&self) -> Vec<KnobStatus> {
-        self.planner
-            .space
-            .dims
-            .iter()
-            .map(|d| KnobStatus {
-                info: d.knob.info(),
-                frozen: self.cfg.frozen.contains(d.name()),
-            })
-            .collect()
-    }
-
     fn store_timeout(&self) -> Duration {
         self.cfg
             .interval
             .clamp(Duration::from_millis(50), Duration::from_secs(2))
-    }
-
-    /// Loads what the store knows, so a restarted service starts warm, and
-    /// numbers on after everything this instance wrote.
-    async fn warm_start(&mut self) {
-        self.warmed = true;
-        let store = Arc::clone(self.journal.store());
-        let own = self.cfg.instance.clone();
-        let wait = self.store_timeout() * 5;
-        let told = ask(
-            wait,
-            store.last_numbers(&own),
-            "where numbering stands is unknown",
-        )
-        .await;
-        let knowledge = ask(
-            wait,
-            store.load(self.cfg.model.max_samples),
-            "knowledge could not be loaded; starting cold",
-        )
-        .await;
-        let loaded = knowledge.as_ref().map(|k| Numbering {
-            last_seq: k
-                .observations
-                .iter()
-                .filter(|o| o.instance == own)
-                .map(|o| o.seq)
-                .max()
-                .unwrap_or(0),
-            last_decision: k
-                .decisions
-                .iter()
-                .filter(|d| d.instance == own)
-                .map(|d| d.id)
-                .max()
-                .unwrap_or(0),
-        });
-        let numbering = match (told, loaded) {
-            (Some(Some(t)), l) => {
-                let l = l.unwrap_or_default();
-                Numbering {
-                    last_seq: t.last_seq.max(l.last_seq),
-                    last_decision: t.last_decision.max(l.last_decision),
-                }
-            }
-            (Some(None), Some(l)) => l,
-            // Unknown: starting from 0 would collide with what this instance
-            // wrote before. The clock in milliseconds is past any number an
-            // earlier run issued from it (a window lasts at least 10 ms).
-            _ => {
-                let now = now_ms();
-                tracing::warn!(
-                    from = now,
-                    "finch: numbering continues from the clock, the store could not tell where it stands"
-                );
-                Numbering {
-                    last_seq: now,
-                    last_decision: now,
-                }
-            }
-        };
-        self.monitor.resume_after(numbering.last_seq);
-        self.next_decision = self
-            .next_decision
-            .max(numbering.last_decision.saturating_add(1));
-        let Some(knowledge) = knowledge else { return };
-        self.history.extend(knowledge.observations);
-        for o in &self.history {
-            self.planner.learn(o, &self.goals);
-        }
-        if self.planner.policy_len() > 0 {
-            tracing::info!(
-                contexts = self.planner.policy_len(),
-                "finch: warm start with a policy from stored observations"
-            );
-        }
-        let mut decisions: Vec<Decision> = knowledge
-            .decisions
-            .into_iter()
-            .filter(|d| d.instance == own)
-            .collect();
-        decisions.sort_by_key(|d| d.id);
-        // What earlier runs learned of each knob it probed: the way it
-        // helped, or that it did nothing.
-        let mut recalled = 0;
-        for d in decisions {
-            if let Some(verdict) = d.verdict
-                && self.planner.recall(&d, verdict)
-            {
-                recalled += 1;
-            }
-            self.remember(d);
-        }
-        if recalled > 0 {
-            tracing::info!(
-                verdicts = recalled,
-                "finch: warm start with the verdicts of earlier probes"
-            );
-        }
-        if let Some(blob) = knowledge.model {
-            match decode_model(&blob.bytes) {
-                Ok(m) => {
-                    if self.planner.set_models(Arc::new(m)) {
-                        tracing::info!(
-                            samples = self.history.len(),
-                            "finch: warm start from stored model"
-                        );
-                    } else {
-                        tracing::info!("finch: stored model describes other knobs; retraining");
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "finch: stored model unreadable; retraining"),
-            }
-        }
-    }
-
-    /// Observations other instances shared since the last look.
-    async fn pull_shared(&mut self) {
-        let store = Arc::clone(self.journal.store());
-        let fetched = tokio::time::timeout(
-            self.store_timeout(),
-            store.shared_since(&self.cfg.instance, self.shared_cursor),
-        )
-        .await;
-        if let Ok(Ok((observations, cursor))) = fetched {
-            self.shared_cursor = cursor;
-            for o in observations {
-                if o.clean {
-                    self.new_clean += 1;
-                }
-                self.push_history(o);
-            }
-        }
     }
 
     /// Keeps the SLIs of the windows measured under the configuration in force.
@@ -773,229 +637,6 @@ impl Engine {
         }
     }
 
-    /// Installs a finished training's models; with `wait`, waits for it.
-    async fn collect_training(&mut self, wait: bool) {
-        let finished = self.training.as_ref().is_some_and(JoinHandle::is_finished);
-        if !(finished || wait) {
-            return;
-        }
-        let Some(handle) = self.training.take() else {
-            return;
-        };
-        match handle.await {
-            Ok((Ok(models), cpu)) => {
-                self.cpu += cpu;
-                self.trainings += 1;
-                self.model_error = None;
-                for m in &models.slis {
-                    metrics::gauge!("finch_model_error", "sli" => m.key.clone())
-                        .set(m.holdout_error);
-                }
-                metrics::gauge!("finch_model_samples").set(models.samples as f64);
-                let models = Arc::new(models);
-                if self.planner.set_models(Arc::clone(&models)) && self.trainings % SAVE_EVERY == 1
-                {
-                    self.save_model(&models).await;
-                }
-            }
-            Ok((Err(e), cpu)) => {
-                self.cpu += cpu;
-                self.model_error = Some(e.to_string());
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "finch: training failed; keeping the previous model");
-                self.model_error = Some(format!("training failed: {e}"));
-            }
-        }
-    }
-
-    async fn save_model(&self, models: &Models) {
-        match models.to_bytes() {
-            Ok(bytes) => {
-                let blob = ModelBlob {
-                    instance: self.cfg.instance.clone(),
-                    at_ms: now_ms(),
-                    bytes: seal(&bytes),
-                };
-                let store = Arc::clone(self.journal.store());
-                match tokio::time::timeout(self.store_timeout() * 5, store.save_model(blob)).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => tracing::warn!(error = %e, "finch: model not saved"),
-                    Err(_) => tracing::warn!("finch: model not saved (store timed out)"),
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "finch: model not serializable"),
-        }
-    }
-
-    /// Starts a training on a blocking thread when enough new clean windows came
-    /// in; in manual mode waits for it, so runs are reproducible.
-    async fn maybe_train(&mut self) {
-        let m = &self.cfg.model;
-        let due = if self.planner.models().is_some() {
-            self.new_clean >= m.retrain_every
-        } else {
-            self.new_clean > 0
-        };
-        if self.training.is_some() || !due {
-            return;
-        }
-        let set = self.planner.training_set(self.history.iter(), &self.goals);
-        if set.rows.len() < m.min_samples {
-            return;
-        }
-        self.new_clean = 0;
-        let cfg = m.clone();
-        let seed = self.cfg.seed.wrapping_add(self.trainings);
-        #[cfg(test)]
-        let fault = tests::injected(&self.cfg.instance);
-        self.training = Some(tokio::task::spawn_blocking(move || {
-            #[cfg(test)]
-            if let Some(fault) = fault {
-                return fault.strike();
-            }
-            on_cpu(|| model::train(&set, &cfg, seed))
-        }));
-        if self.cfg.manual {
-            self.collect_training(true).await;
-        }
-    }
-
-    fn publish_status(&self, samples: &[SloSample], analysis: &Analysis, elapsed: Duration) {
-        let space = &self.planner.space;
-        let current = space.current();
-        let models = self.planner.models();
-        let model = ModelStatus {
-            trained: models.is_some(),
-            trusted: self.planner.trusted().is_some(),
-            samples: models.map_or(0, |m| m.samples),
-            available: self.history.iter().filter(|o| o.clean).count(),
-            training_secs: models.map_or(0.0, |m| m.train_secs),
-            trainings: self.trainings,
-            slis: models
-                .map(|m| {
-                    m.slis
-                        .iter()
-                        .map(|s| SliModelStatus {
-                            sli: s.key.clone(),
-                            family: s.family,
-                            holdout_error: s.holdout_error,
-                            samples: s.samples,
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-            last_error: self.model_error.clone(),
-        };
-        let slos = samples
-            .iter()
-            .zip(&analysis.slos)
-            .map(|(s, a)| SloStatus {
-                name: s.slo.name().to_string(),
-                health: a.health,
-                rate: s.window.started as f64 / s.window.length.as_secs_f64().max(1e-9),
-                calls: s.window.calls,
-                errors: s.window.errors,
-                in_flight: s.window.in_flight,
-                drift: a.drift,
-                objectives: s
-                    .slo
-                    .objectives()
-                    .iter()
-                    .zip(&s.slis)
-                    .zip(&a.objectives)
-                    .map(|((o, sli), j)| ObjectiveStatus {
-                        objective: *o,
-                        display: o.to_string(),
-                        sli: *sli,
-                        margin: (j.calls > 0).then_some(j.margin),
-                        over_budget: j.over,
-                    })
-                    .collect(),
-            })
-            .collect();
-        let status = Status {
-            instance: self.cfg.instance.clone(),
-            running: true,
-            iterations: self.iterations,
-            cost: space.cost(&current),
-            max_cost: space.max_cost(),
-            knobs: self.knob_statuses(),
-            slos,
-            model,
-            decisions: self.decisions.iter().cloned().collect(),
-            knowledge: self.journal.status(),
-            last_iteration_secs: elapsed.as_secs_f64(),
-            cpu_secs: self.cpu.as_secs_f64(),
-            ..Status::default()
-        };
-        export::record(&status);
-        let mut shared = self.status.lock().unwrap_or_else(|p| p.into_inner());
-        *shared = Status {
-            faults: shared.faults,
-            last_fault: shared.last_fault.take(),
-            ..status
-        };
-    }
-
-    /// An operator pinned (`Some`) or unpinned (`None`) a knob.
-    pub(crate) async fn operator(
-        &mut self,
-        name: &str,
-        value: Option<&str>,
-    ) -> Result<Decision, crate::Error> {
-        let index = self
-            .planner
-            .space
-            .dims
-            .iter()
-            .position(|d| d.name() == name)
-            .ok_or_else(|| crate::KnobError::Unknown {
-                knob: name.to_string(),
-            })?;
-        let knob = self.planner.space.dims[index].knob.clone();
-        let before = self.planner.space.current();
-        let mut after = before.clone();
-        let reason = match value {
-            Some(text) => {
-                after[index] = knob.erased().parse(text)?;
-                format!(
-                    "operator pinned `{name}` to {}",
-                    knob.erased().value_of(after[index])
-                )
-            }
-            None => format!("operator unpinned `{name}`"),
-        };
-        let obs = self.last_observation();
-        let mut d = self.new_decision(&obs, DecisionKind::Operator, &before, &after, reason);
-        if let Some(p) = self.executor.abandon() {
-            let mut old = p.decision;
-            old.verdict = Some(Verdict::Unknown);
-            old.outcome = DecisionOutcome::Kept {
-                note: "superseded by an operator change".into(),
-            };
-            self.log_decision(&old);
-        }
-        // A failed change leaves the knob as it was: its value (the executor
-        // restores it) and whether an earlier pin holds it.
-        let was_pinned = knob.erased().is_pinned();
-        knob.erased().set_pinned(value.is_some());
-        d.outcome = match self.executor.apply(&self.planner.space, &after).await {
-            Ok(_) => DecisionOutcome::Kept {
-                note: "applied".into(),
-            },
-            Err(e) => {
-                knob.erased().set_pinned(was_pinned);
-                DecisionOutcome::ApplyFailed { reason: e }
-            }
-        };
-        // The window under way now mixes two configurations: the monitor
-        // sees the change and marks it so.
-        self.since_change = 0;
-        self.log_decision(&d);
-        Ok(d)
-    }
-
     /// Flushes knowledge and saves the model.
     pub(crate) async fn finish(&mut self) {
         self.collect_training(true).await;
@@ -1082,6 +723,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::knowledge::seal;
     use crate::{KnobBuilder, Outcome, SloBuilder};
 
     /// A failure injected into the trainings of one loop instance.
