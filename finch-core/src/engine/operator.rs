@@ -14,9 +14,7 @@ impl Engine {
         let index = self
             .planner
             .space
-            .dims
-            .iter()
-            .position(|d| d.name() == name)
+            .index(name)
             .ok_or_else(|| crate::KnobError::Unknown {
                 knob: name.to_string(),
             })?;

@@ -146,6 +146,11 @@ impl Space {
         }
     }
 
+    /// The dimension of the knob named `name`, if it is in the space.
+    pub(crate) fn index(&self, name: &str) -> Option<usize> {
+        self.dims.iter().position(|d| d.name() == name)
+    }
+
     /// The encodings in force.
     pub(crate) fn current(&self) -> Vec<u64> {
         self.dims.iter().map(|d| d.knob.erased().bits()).collect()

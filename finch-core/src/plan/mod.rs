@@ -215,7 +215,7 @@ impl Planner {
             .iter()
             .filter(|c| !cfg.frozen.contains(&c.knob))
             .filter_map(|c| {
-                let dim = space.dims.iter().position(|d| d.name() == c.knob)?;
+                let dim = space.index(&c.knob)?;
                 Some(capacity::Controller::new(dim, c.clone()))
             })
             .collect();
@@ -455,7 +455,7 @@ impl Planner {
             .iter()
             .filter(|c| c.probed)
             .filter_map(|c| {
-                let i = self.space.dims.iter().position(|d| d.name() == c.knob)?;
+                let i = self.space.index(&c.knob)?;
                 let d = &self.space.dims[i];
                 let from = d.knob.erased().parse(&c.from).ok()?;
                 let to = d.knob.erased().parse(&c.to).ok()?;
@@ -691,10 +691,7 @@ impl Planner {
             let Some((other, factor)) = &c.spec().at_least else {
                 continue;
             };
-            let (Some(d), Some(o)) = (
-                self.space.dims.get(c.dim),
-                self.space.dims.iter().position(|d| d.name() == other),
-            ) else {
+            let (Some(d), Some(o)) = (self.space.dims.get(c.dim), self.space.index(other)) else {
                 continue;
             };
             if d.knob.is_pinned() {
@@ -1215,12 +1212,7 @@ mod tests {
         let (mut planner, obs, a, goals) = violated();
         let ctx = context(&obs, &a, &goals);
         let p = planner.plan(&ctx).expect("a violation is explored");
-        let batch = planner
-            .space
-            .dims
-            .iter()
-            .position(|d| d.name() == "hostile.batch")
-            .expect("batch");
+        let batch = planner.space.index("hostile.batch").expect("batch");
         assert!(p.probe.contains(&(batch, 1)), "{:?}", p.probe);
         // At its top a free knob not known to help may step down...
         let mut top = planner.space.current();
@@ -1346,12 +1338,7 @@ mod tests {
         a.trend = Some(Trend::Rising);
         let ctx = context(&obs, &a, &goals);
         let p = planner.plan(&ctx).expect("a move ahead of the load");
-        let i = planner
-            .space
-            .dims
-            .iter()
-            .position(|d| d.name() == "hostile.workers")
-            .unwrap();
+        let i = planner.space.index("hostile.workers").unwrap();
         assert_eq!(p.target[i], many);
         assert_eq!(p.intent, Intent::Fix);
         assert!(p.reason.contains("the load is rising"), "{}", p.reason);
