@@ -105,8 +105,9 @@ fn slo_call(c: &mut Criterion) {
         })
     });
     // The floor of an `#[slo]` call: the two reads of the time-stamp counter
-    // it times the call with, then also the two relaxed increments it counts
-    // with (calls started, the latency's bucket).
+    // it times the call with; then the same with two shared relaxed increments
+    // (locked instructions), which is how calls were counted before each
+    // thread counted into counters of its own.
     let clock = quanta::Clock::new();
     g.bench_function("two counter reads around the call (floor)", |b| {
         b.iter(|| {
@@ -117,7 +118,7 @@ fn slo_call(c: &mut Criterion) {
         })
     });
     let (started, bucket) = (AtomicU64::new(0), AtomicU64::new(0));
-    g.bench_function("two counter reads + two relaxed increments (floor)", |b| {
+    g.bench_function("two counter reads + two shared increments", |b| {
         b.iter(|| {
             black_box(&started).fetch_add(1, Ordering::Relaxed);
             let t = clock.raw();

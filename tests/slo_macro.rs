@@ -1,6 +1,6 @@
 //! `#[slo]` end to end: sync, async, methods and generic functions record their
-//! calls; errors, panics and cancelled futures are measured; `finch::slos()`
-//! lists the objectives.
+//! calls; errors, panics and cancelled futures are measured; calls counted on
+//! many threads add up; `finch::slos()` lists the objectives.
 
 use std::num::ParseIntError;
 use std::time::Duration;
@@ -216,6 +216,45 @@ async fn async_functions_record_calls_and_errors() {
     assert!(pantry.restock(1).await.is_err());
     let w = window(&mut reader);
     assert_eq!((w.calls, w.errors), (2, 1));
+}
+
+#[slo(p99 < 50ms, errors < 1%, name = "test.slo.threads.sync")]
+fn odd(n: u32) -> Result<u32, u32> {
+    if n % 2 == 1 { Ok(n) } else { Err(n) }
+}
+
+#[slo(p99 < 50ms, name = "test.slo.threads.async")]
+async fn hop(n: u32) -> u32 {
+    tokio::task::yield_now().await;
+    n
+}
+
+#[test]
+fn sync_calls_on_many_threads_add_up() {
+    let mut reader = slo_named("test.slo.threads.sync").reader();
+    let threads: Vec<_> = (0..4)
+        .map(|_| std::thread::spawn(|| (0..5_000).filter(|&n| odd(n).is_err()).count()))
+        .collect();
+    let failed: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    // Threads that exited left their counts behind; new ones take them over.
+    std::thread::spawn(|| odd(1)).join().unwrap().unwrap();
+    let w = window(&mut reader);
+    assert_eq!(failed, 10_000);
+    assert_eq!(
+        (w.started, w.calls, w.errors, w.in_flight),
+        (20_001, 20_001, 10_000, 0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_calls_that_move_between_threads_add_up() {
+    let mut reader = slo_named("test.slo.threads.async").reader();
+    let tasks: Vec<_> = (0..2_000).map(|n| tokio::spawn(hop(n))).collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let w = window(&mut reader);
+    assert_eq!((w.started, w.calls, w.in_flight), (2_000, 2_000, 0));
 }
 
 #[tokio::test]

@@ -14,7 +14,14 @@ pub const fn duration_bits(d: core::time::Duration) -> u64 {
     }
 }
 
-pub use crate::slo::{IsErrOther, IsErrResult, OutcomeOf, SloSpec, StaticSlo};
+pub use crate::slo::{IsErrOther, IsErrResult, OutcomeOf, SloSpec, StaticSlo, ThreadTimer};
+
+/// Starts timing a call of a sync `#[slo]` function, which ends on the thread
+/// it started on.
+#[inline(always)]
+pub fn start_sync(slo: &crate::Slo) -> ThreadTimer<'_> {
+    slo.start_on_this_thread()
+}
 
 pub use crate::knob::KnobSpec;
 

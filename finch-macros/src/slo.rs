@@ -358,10 +358,15 @@ impl SloFn {
             ),
             _ => (body, None),
         };
-        let run = if sig.asyncness.is_some() {
-            quote!(async move #body.await)
+        // A sync call ends on the thread it started on, so its timer finds the
+        // thread's counters once.
+        let (run, start) = if sig.asyncness.is_some() {
+            (quote!(async move #body.await), quote!(__FINCH_SLO.start()))
         } else {
-            quote!(::finch::__private::call_once(move || #body))
+            (
+                quote!(::finch::__private::call_once(move || #body)),
+                quote!(::finch::__private::start_sync(&__FINCH_SLO)),
+            )
         };
 
         let timer = Ident::new("__finch_timer", Span::mixed_site());
@@ -395,7 +400,7 @@ impl SloFn {
                 ::finch::__private::inventory::submit! {
                     ::finch::__private::StaticSlo::__new(&__FINCH_SLO)
                 }
-                let #timer = __FINCH_SLO.start();
+                let #timer = #start;
                 #run_and_finish
             }
         }

@@ -4,7 +4,8 @@
 //! power of two is split into 32 equal buckets, so a bucket is at most 1/32 of its
 //! lower bound wide and a quantile read at the bucket's midpoint is within 1/64
 //! (1.6 %) of the true sample value. Values from 2^38 ns (about 275 s) up share
-//! the last bucket. Recording is one `fetch_add` on one of 1088 counters.
+//! the last bucket. Recording is one increment of one of 1088 counters (see
+//! [`counts`](super::counts) for who increments it, and how).
 //!
 //! Counters only grow; a reader takes a copy and subtracts its previous copy to
 //! get one window (see [`SloReader`](super::SloReader)), so any number of readers
@@ -58,17 +59,17 @@ impl LogHistogram {
         }
     }
 
+    /// The counter of the bucket `nanos` falls in.
     #[inline(always)]
-    pub(crate) fn record(&self, nanos: u64) {
-        self.counts[bucket_of(nanos)].fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn bucket(&self, nanos: u64) -> &AtomicU64 {
+        &self.counts[bucket_of(nanos)]
     }
 
-    /// A copy of every counter.
-    pub(crate) fn read(&self) -> Box<[u64]> {
-        self.counts
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .collect()
+    /// Adds every counter to `sums`, bucket by bucket.
+    pub(crate) fn add_to(&self, sums: &mut [u64]) {
+        for (sum, c) in sums.iter_mut().zip(&self.counts) {
+            *sum += c.load(Ordering::Relaxed);
+        }
     }
 }
 
@@ -125,9 +126,10 @@ mod tests {
     fn quantiles_of_a_uniform_spread() {
         let h = LogHistogram::new();
         for us in 1..=10_000u64 {
-            h.record(us * 1000);
+            h.bucket(us * 1000).fetch_add(1, Ordering::Relaxed);
         }
-        let counts = h.read();
+        let mut counts = vec![0; BUCKETS];
+        h.add_to(&mut counts);
         for (q, want) in [
             (0.5, 5_000_000.0),
             (0.99, 9_900_000.0),

@@ -1,11 +1,13 @@
 //! SLOs: objectives on an operation's latency and errors, measured cheaply.
 //!
 //! Every call is recorded into the SLO's own lock-free histogram and counters
-//! (no locks, no allocation); the loop drains one window per interval with an
+//! (no locks, no allocation, no locked instruction: each thread counts into
+//! counters of its own); the loop drains one window per interval with an
 //! [`SloReader`].
 
 mod builder;
 pub(crate) mod clock;
+mod counts;
 mod histogram;
 #[cfg(feature = "tower")]
 mod layer;
@@ -15,7 +17,6 @@ mod timer;
 mod window;
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub use builder::SloBuilder;
@@ -29,11 +30,11 @@ pub use registry::StaticSlo;
 pub(crate) use registry::problems;
 pub use registry::{SloRef, slo_by_name, slos};
 #[doc(hidden)]
-pub use timer::{IsErrOther, IsErrResult, OutcomeOf};
+pub use timer::{IsErrOther, IsErrResult, OutcomeOf, ThreadTimer};
 pub use timer::{Outcome, SloTimer};
 pub use window::{SloReader, SloWindow};
 
-use histogram::LogHistogram;
+use counts::CallCounts;
 
 /// What was declared about an SLO.
 #[derive(Clone, Debug)]
@@ -104,11 +105,7 @@ impl SloSpec {
 /// ```
 pub struct Slo {
     spec: SloSpec,
-    started: AtomicU64,
-    errors: AtomicU64,
-    cancelled: AtomicU64,
-    panicked: AtomicU64,
-    histogram: LogHistogram,
+    counts: CallCounts,
 }
 
 impl Slo {
@@ -117,11 +114,7 @@ impl Slo {
     pub const fn __new(spec: SloSpec) -> Self {
         Slo {
             spec,
-            started: AtomicU64::new(0),
-            errors: AtomicU64::new(0),
-            cancelled: AtomicU64::new(0),
-            panicked: AtomicU64::new(0),
-            histogram: LogHistogram::new(),
+            counts: CallCounts::new(),
         }
     }
 
@@ -148,9 +141,15 @@ impl Slo {
         SloTimer::new(self)
     }
 
+    /// Starts timing one call that ends on this thread.
+    #[inline(always)]
+    pub(crate) fn start_on_this_thread(&self) -> ThreadTimer<'_> {
+        ThreadTimer::new(self.counts.recorder())
+    }
+
     #[inline(always)]
     pub(crate) fn begin(&self) {
-        self.started.fetch_add(1, Ordering::Relaxed);
+        self.counts.begin();
     }
 
     /// Records a call measured elsewhere (a simulation, a replayed trace).
@@ -164,25 +163,12 @@ impl Slo {
 
     #[inline]
     pub(crate) fn complete(&self, nanos: u64, outcome: Outcome) {
-        self.histogram.record(nanos);
-        match outcome {
-            Outcome::Ok => {}
-            Outcome::Error => {
-                self.errors.fetch_add(1, Ordering::Relaxed);
-            }
-            Outcome::Cancelled => {
-                self.cancelled.fetch_add(1, Ordering::Relaxed);
-            }
-            Outcome::Panicked => {
-                self.errors.fetch_add(1, Ordering::Relaxed);
-                self.panicked.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        self.counts.complete(nanos, outcome);
     }
 
     /// Calls started since the process began.
     pub fn calls(&self) -> u64 {
-        self.started.load(Ordering::Relaxed)
+        self.counts.started()
     }
 }
 

@@ -4,39 +4,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::Slo;
+use super::counts::Totals;
 use super::histogram::{bucket_value, quantile};
 use super::registry::SloRef;
-use std::sync::atomic::Ordering;
-
-/// Counters of an SLO at one moment.
-#[derive(Clone)]
-struct Totals {
-    started: u64,
-    errors: u64,
-    cancelled: u64,
-    panicked: u64,
-    counts: Box<[u64]>,
-}
-
-impl Totals {
-    fn read(slo: &Slo) -> Self {
-        // Completions first: a call recorded between the reads then shows as in
-        // flight for one window rather than as completed but never started.
-        let counts = slo.histogram.read();
-        Totals {
-            errors: slo.errors.load(Ordering::Relaxed),
-            cancelled: slo.cancelled.load(Ordering::Relaxed),
-            panicked: slo.panicked.load(Ordering::Relaxed),
-            started: slo.started.load(Ordering::Relaxed),
-            counts,
-        }
-    }
-
-    fn completed(&self) -> u64 {
-        self.counts.iter().sum()
-    }
-}
 
 /// Drains an SLO's measurements one window at a time. Each reader keeps its own
 /// position, so several readers never disturb each other or the recorders.
@@ -65,7 +35,7 @@ pub struct SloReader {
 
 impl SloReader {
     pub(crate) fn new(slo: SloRef) -> Self {
-        let last = Totals::read(&slo);
+        let last = slo.counts.totals();
         SloReader { slo, last }
     }
 
@@ -77,7 +47,7 @@ impl SloReader {
     /// Everything recorded since the previous drain (or the reader's creation),
     /// as a window of the given length (used to turn counts into rates).
     pub fn drain(&mut self, length: Duration) -> SloWindow {
-        let now = Totals::read(&self.slo);
+        let now = self.slo.counts.totals();
         let counts: Box<[u64]> = now
             .counts
             .iter()
