@@ -129,7 +129,7 @@ pub fn start(config: Config) -> Result<Handle, Error> {
         running: true,
         ..Status::default()
     }));
-    crate::export::describe();
+    crate::telemetry::describe();
     let interval = config.interval;
     let manual = config.manual;
     let engine = Engine::new(config, knobs, slos, Arc::clone(&status));

@@ -24,6 +24,7 @@ pub mod monitor;
 mod plan;
 pub mod slo;
 pub mod status;
+mod telemetry;
 mod util;
 
 pub use config::{Capacity, Config, ModelConfig};

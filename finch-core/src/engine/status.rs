@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use super::Engine;
 use crate::analyze::Analysis;
-use crate::export;
 use crate::monitor::SloSample;
 use crate::status::{KnobStatus, ModelStatus, ObjectiveStatus, SliModelStatus, SloStatus, Status};
+use crate::telemetry;
 
 impl Engine {
     pub(super) fn knob_statuses(&self) -> Vec<KnobStatus> {
@@ -95,7 +95,7 @@ impl Engine {
             cpu_secs: self.cpu.as_secs_f64(),
             ..Status::default()
         };
-        export::record(&status);
+        telemetry::record(&status);
         let mut shared = self.status.lock().unwrap_or_else(|p| p.into_inner());
         *shared = Status {
             faults: shared.faults,
