@@ -40,9 +40,20 @@ impl Drop for Shared {
 ///
 /// Keep it alive for as long as the loop should run: dropping it stops the loop
 /// (without flushing knowledge; call [`shutdown`](Self::shutdown) for that).
+#[must_use = "dropping the handle stops the loop; keep it for as long as finch should run"]
 pub struct Handle {
     shared: Arc<Shared>,
     task: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle")
+            .field("running", &self.shared.running())
+            .field("knobs", &self.shared.claimed)
+            .field("background_task", &self.task.is_some())
+            .finish()
+    }
 }
 
 /// Starts the MAPE-K loop on the current tokio runtime.

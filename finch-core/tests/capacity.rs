@@ -28,8 +28,7 @@ async fn a_capacity_on_an_unknown_knob_is_refused_at_start() {
         Capacity::new("capacity_test.pool", "pool.busy").at_least("capacity_test.nope", 2.0),
     ] {
         let err = finch_core::start(base().capacity(capacity))
-            .err()
-            .expect("refused")
+            .expect_err("refused")
             .to_string();
         assert!(
             err.contains("`capacity_test.nope`") && err.contains("finch::knobs()"),

@@ -1,5 +1,6 @@
 //! The status lists what the loop manages from the moment it starts, before
-//! any window closed.
+//! any window closed; the handle's `Debug` says whether it runs and what it
+//! manages.
 
 use std::time::Duration;
 
@@ -38,5 +39,10 @@ async fn status_lists_knobs_and_slos_right_after_start() {
     let after = finch.status();
     assert_eq!(after.knobs.len(), 1);
     assert_eq!(after.slos.len(), 1);
+    let debug = format!("{finch:?}");
+    assert!(
+        debug.contains("running: true") && debug.contains("\"status.start.workers\""),
+        "{debug}"
+    );
     finch.shutdown().await;
 }
