@@ -154,8 +154,9 @@ impl Slo {
 
     /// Records a call measured elsewhere (a simulation, a replayed trace).
     pub fn record(&self, latency: Duration, outcome: Outcome) {
-        self.begin();
-        self.complete(
+        let recorder = self.counts.recorder();
+        recorder.begin();
+        recorder.complete(
             u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX),
             outcome,
         );
