@@ -24,7 +24,7 @@ use crate::monitor::SignalSource;
 ///     .max_step(0.2)
 ///     .cooldown(3)
 ///     .seed(7);
-/// assert_eq!(config.get_interval(), Duration::from_millis(500));
+/// assert!(format!("{config:?}").contains("interval: 500ms"));
 /// ```
 #[derive(Clone)]
 pub struct Config {
@@ -201,11 +201,6 @@ impl Config {
     pub fn interval(mut self, interval: Duration) -> Self {
         self.interval = interval;
         self
-    }
-
-    /// The configured interval.
-    pub fn get_interval(&self) -> Duration {
-        self.interval
     }
 
     /// No timer: iterations run only on [`Handle::tick`](crate::Handle::tick), and

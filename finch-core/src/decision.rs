@@ -19,6 +19,7 @@ pub(crate) enum Intent {
 /// Why a decision was made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum DecisionKind {
     /// A small, safe step while the model is not yet trusted.
     Explore,
@@ -31,9 +32,36 @@ pub enum DecisionKind {
     Operator,
 }
 
+impl DecisionKind {
+    /// The kind's name as it appears in logs, metrics' labels and the
+    /// serialized decision log.
+    ///
+    /// ```
+    /// use finch_core::execute::DecisionKind;
+    ///
+    /// assert_eq!(DecisionKind::Rollback.as_str(), "rollback");
+    /// assert_eq!(DecisionKind::Explore.to_string(), "explore");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionKind::Explore => "explore",
+            DecisionKind::Exploit => "exploit",
+            DecisionKind::Rollback => "rollback",
+            DecisionKind::Operator => "operator",
+        }
+    }
+}
+
+impl std::fmt::Display for DecisionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How a decision turned out.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum DecisionOutcome {
     /// Applied; being verified on the following windows.
     Pending,
@@ -64,6 +92,7 @@ pub enum DecisionOutcome {
 /// after it against those before.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Verdict {
     /// A fix: bad events fell.
     Improved,

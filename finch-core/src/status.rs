@@ -12,6 +12,7 @@ use crate::slo::Objective;
 
 /// A snapshot of the loop.
 #[derive(Clone, Debug, Default, Serialize)]
+#[non_exhaustive]
 pub struct Status {
     /// This instance's name.
     pub instance: String,
@@ -47,6 +48,7 @@ pub struct Status {
 
 /// A knob as the loop sees it.
 #[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
 pub struct KnobStatus {
     /// Description and value.
     #[serde(flatten)]
@@ -57,6 +59,7 @@ pub struct KnobStatus {
 
 /// An SLO on the last window.
 #[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
 pub struct SloStatus {
     /// The SLO's name.
     pub name: String,
@@ -80,6 +83,7 @@ pub struct SloStatus {
 
 /// One objective on the last window.
 #[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
 pub struct ObjectiveStatus {
     /// The objective.
     pub objective: Objective,
@@ -97,6 +101,7 @@ pub struct ObjectiveStatus {
 
 /// The SLI models.
 #[derive(Clone, Debug, Default, Serialize)]
+#[non_exhaustive]
 pub struct ModelStatus {
     /// Whether a model exists.
     pub trained: bool,
@@ -118,6 +123,7 @@ pub struct ModelStatus {
 
 /// One SLI's model.
 #[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
 pub struct SliModelStatus {
     /// The SLI (`<slo>/p99`).
     pub sli: String,

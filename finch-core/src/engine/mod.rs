@@ -257,7 +257,7 @@ impl Engine {
         if !matches!(d.outcome, DecisionOutcome::Pending) {
             metrics::counter!(
                 "finch_decisions_total",
-                "kind" => kind_label(d.kind),
+                "kind" => d.kind.as_str(),
                 "outcome" => d.outcome_label()
             )
             .increment(1);
@@ -705,15 +705,6 @@ fn on_cpu<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     let start = cpu_time::ThreadTime::now();
     let out = f();
     (out, start.elapsed())
-}
-
-fn kind_label(kind: DecisionKind) -> &'static str {
-    match kind {
-        DecisionKind::Explore => "explore",
-        DecisionKind::Exploit => "exploit",
-        DecisionKind::Rollback => "rollback",
-        DecisionKind::Operator => "operator",
-    }
 }
 
 #[cfg(test)]

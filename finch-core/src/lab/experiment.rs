@@ -9,7 +9,7 @@ use std::ops::Range;
 use super::report::{ArmSummary, OracleSegment, Report, RunResult, ScenarioReport, WindowResult};
 use super::scenario::Scenario;
 use super::subject::{ArmKind, Call, Configuration, Run, Subject};
-use crate::decision::{Decision, DecisionKind};
+use crate::decision::Decision;
 use crate::knowledge::FileStore;
 
 /// Why an experiment stopped.
@@ -505,18 +505,12 @@ fn io(path: &Path, source: std::io::Error) -> LabError {
 
 /// A decision in a few words: its kind and its changes.
 fn describe(d: &Decision) -> String {
-    let kind = match d.kind {
-        DecisionKind::Explore => "explore",
-        DecisionKind::Exploit => "exploit",
-        DecisionKind::Rollback => "rollback",
-        DecisionKind::Operator => "operator",
-    };
     let changes: Vec<String> = d
         .changes
         .iter()
         .map(|c| format!("{} {}→{}", c.knob, c.from, c.to))
         .collect();
-    format!("{kind}: {}", changes.join(", "))
+    format!("{}: {}", d.kind, changes.join(", "))
 }
 
 /// Every point of the product of the axes' grids (an axis without a grid

@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::{Pool, Timeouts};
-use finch::decision::DecisionKind;
 use finch::export::PrometheusExporter;
 use finch::knowledge::FileStore;
 use finch::postgres::{PgSignals, SessionSettings};
@@ -353,15 +352,6 @@ fn objectives(status: &Status) -> Vec<ObjectiveRecord> {
         .collect()
 }
 
-fn kind_name(kind: DecisionKind) -> &'static str {
-    match kind {
-        DecisionKind::Explore => "explore",
-        DecisionKind::Exploit => "exploit",
-        DecisionKind::Rollback => "rollback",
-        DecisionKind::Operator => "operator",
-    }
-}
-
 /// The SLOs the demo's loop manages: the busy routes. Rare routes (sign-up,
 /// house and recipe creation, the shopping list) seldom see enough calls at
 /// these rates to tell the loop anything; they stay declared and measured
@@ -622,7 +612,7 @@ pub async fn run(options: DemoOptions) -> Result<Summary, DemoError> {
                 decisions.push(DecisionRecord {
                     id: d.id,
                     t,
-                    kind: kind_name(d.kind).to_string(),
+                    kind: d.kind.to_string(),
                     changes: d
                         .changes
                         .iter()
