@@ -25,12 +25,20 @@
 //! [`SloBuilder`] declares SLOs at run time and [`Slo::start`] times manual
 //! measurements; with the `tower` feature, `SloLayer` applies one to a route.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 pub use finch_core::{
     ApplyError, Batch, BoxFuture, Capacity, Config, Error, Family, Handle, Knob, KnobBuilder,
     KnobError, KnobInfo, KnobKind, KnobRef, KnobValue, ModelConfig, Objective, Outcome, Quantile,
     Slo, SloBuilder, SloError, SloReader, SloRef, SloTimer, SloWindow, Snapshot, Status,
     StoreError, Tick, Value, knob_by_name, knobs, slo_by_name, slos, snapshot, start,
 };
+
+/// Reporting finch's errors: they keep their causes as
+/// [`source`](std::error::Error::source), and [`Chain`](error::Chain) prints
+/// an error with all of them on one line.
+pub mod error {
+    pub use finch_core::error::Chain;
+}
 
 /// The loop's decisions: what changed, why, what was predicted, how it turned out.
 pub mod decision {

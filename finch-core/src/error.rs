@@ -1,5 +1,7 @@
 //! Error types. Every message names what is wrong and how to fix it.
 
+use std::sync::Arc;
+
 use thiserror::Error;
 
 /// Why a knob could not be declared, registered or set.
@@ -87,14 +89,19 @@ pub enum SloError {
 }
 
 /// An applier could not carry a knob's new value to what it drives.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+///
+/// It says what failed; when a lower-level error caused it, that error is its
+/// [`source`](std::error::Error::source), not repeated in the message.
+#[derive(Debug, Clone, Error)]
 #[error("{message}")]
 pub struct ApplyError {
     message: String,
+    #[source]
+    source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl ApplyError {
-    /// An applier failure with a message saying what went wrong.
+    /// A failure with a message saying what went wrong.
     ///
     /// ```
     /// let e = finch_core::ApplyError::new("pool resize refused: database unreachable");
@@ -103,9 +110,40 @@ impl ApplyError {
     pub fn new(message: impl Into<String>) -> Self {
         ApplyError {
             message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A failure saying what went wrong, caused by `source`.
+    ///
+    /// ```
+    /// use std::error::Error as _;
+    ///
+    /// let io = std::io::Error::other("connection refused");
+    /// let e = finch_core::ApplyError::with_source("resizing the pool", io);
+    /// assert_eq!(e.to_string(), "resizing the pool");
+    /// assert_eq!(e.source().map(|s| s.to_string()).as_deref(), Some("connection refused"));
+    /// ```
+    pub fn with_source(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        ApplyError {
+            message: message.into(),
+            source: Some(Arc::new(source)),
         }
     }
 }
+
+/// Equal when the messages and the causes' messages are.
+impl PartialEq for ApplyError {
+    fn eq(&self, other: &Self) -> bool {
+        let cause = |e: &Self| e.source.as_ref().map(|s| s.to_string());
+        self.message == other.message && cause(self) == cause(other)
+    }
+}
+
+impl Eq for ApplyError {}
 
 /// Why the loop could not start or an operation on it failed.
 #[derive(Debug, Error)]
@@ -126,7 +164,7 @@ pub enum Error {
     #[error(transparent)]
     Slo(#[from] SloError),
     /// The knowledge store failed.
-    #[error("knowledge store: {0}")]
+    #[error("the knowledge store failed")]
     Knowledge(#[from] StoreError),
     /// Another running loop already manages this knob.
     #[error(
@@ -154,14 +192,19 @@ pub enum Error {
 }
 
 /// A knowledge store could not read or write.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+///
+/// It says what failed; when a lower-level error caused it, that error is its
+/// [`source`](std::error::Error::source), not repeated in the message.
+#[derive(Debug, Clone, Error)]
 #[error("{message}")]
 pub struct StoreError {
     message: String,
+    #[source]
+    source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl StoreError {
-    /// A store failure with a message saying what went wrong.
+    /// A failure with a message saying what went wrong.
     ///
     /// ```
     /// let e = finch_core::StoreError::new("connection refused");
@@ -170,6 +213,69 @@ impl StoreError {
     pub fn new(message: impl Into<String>) -> Self {
         StoreError {
             message: message.into(),
+            source: None,
         }
+    }
+
+    /// A failure saying what went wrong, caused by `source`.
+    ///
+    /// ```
+    /// use std::error::Error as _;
+    ///
+    /// let io = std::io::Error::other("disk full");
+    /// let e = finch_core::StoreError::with_source("writing the journal", io);
+    /// assert_eq!(e.to_string(), "writing the journal");
+    /// assert_eq!(e.source().map(|s| s.to_string()).as_deref(), Some("disk full"));
+    /// ```
+    pub fn with_source(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StoreError {
+            message: message.into(),
+            source: Some(Arc::new(source)),
+        }
+    }
+}
+
+/// Equal when the messages and the causes' messages are.
+impl PartialEq for StoreError {
+    fn eq(&self, other: &Self) -> bool {
+        let cause = |e: &Self| e.source.as_ref().map(|s| s.to_string());
+        self.message == other.message && cause(self) == cause(other)
+    }
+}
+
+impl Eq for StoreError {}
+
+/// An error and its causes on one line, `what failed: why: root cause`, for
+/// logs and status fields (finch's errors keep their causes as
+/// [`source`](std::error::Error::source) instead of repeating them).
+///
+/// ```
+/// use finch_core::error::Chain;
+///
+/// let cause = std::io::Error::other("disk full");
+/// let e = finch_core::Error::from(finch_core::StoreError::with_source("writing the journal", cause));
+/// assert_eq!(Chain(&e).to_string(), "the knowledge store failed: writing the journal: disk full");
+/// ```
+#[derive(Clone, Copy)]
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(e) = cause {
+            write!(f, ": {e}")?;
+            cause = e.source();
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
     }
 }

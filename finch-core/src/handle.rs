@@ -349,7 +349,7 @@ impl Handle {
         if let Some(task) = self.task.take()
             && let Err(e) = task.await
         {
-            tracing::error!(error = %e, "finch: the loop task ended abnormally");
+            tracing::error!(error = %crate::error::Chain(&e), "finch: the loop task ended abnormally");
         }
         self.shared.engine.lock().await.finish().await;
     }

@@ -8,6 +8,7 @@
 //! [`execute`] (generations, appliers, verification, rollback) and
 //! [`knowledge`] (observations, decisions and models, kept in a store).
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 pub mod analyze;
 pub mod config;
 mod decision;

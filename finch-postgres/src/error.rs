@@ -150,10 +150,10 @@ pub enum PgError {
     #[error(transparent)]
     Knob(#[from] finch_core::KnobError),
     /// PostgreSQL returned an error or the connection failed.
-    #[error("PostgreSQL: {0}; check that the server is up and DATABASE_URL is right")]
+    #[error("PostgreSQL failed; check that the server is up and DATABASE_URL is right")]
     Postgres(#[from] tokio_postgres::Error),
     /// No connection could be taken from the pool.
-    #[error("connection pool: {0}; check that PostgreSQL is up and the pool is not closed")]
+    #[error("no connection from the pool; check that PostgreSQL is up and the pool is not closed")]
     Pool(#[from] deadpool_postgres::PoolError),
     /// A background task of finch-postgres failed.
     #[error("a finch-postgres task failed: {reason}; this is a bug, please report it")]
@@ -175,12 +175,45 @@ pub enum PgError {
 
 impl From<PgError> for finch_core::StoreError {
     fn from(e: PgError) -> Self {
-        finch_core::StoreError::new(e.to_string())
+        finch_core::StoreError::with_source("the PostgreSQL knowledge store failed", e)
     }
 }
 
 impl From<PgError> for finch_core::ApplyError {
     fn from(e: PgError) -> Self {
-        finch_core::ApplyError::new(e.to_string())
+        finch_core::ApplyError::with_source("finch-postgres could not apply the setting", e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use finch_core::error::Chain;
+
+    use super::*;
+
+    #[test]
+    fn a_store_or_applier_error_keeps_the_postgres_error_as_its_cause() {
+        let pg = || PgError::Task {
+            reason: "the task was cancelled".into(),
+        };
+        let store = finch_core::StoreError::from(pg());
+        assert_eq!(store.to_string(), "the PostgreSQL knowledge store failed");
+        let cause = store.source().map(|c| c.to_string());
+        assert_eq!(cause, Some(pg().to_string()));
+        let top = finch_core::Error::from(store);
+        assert_eq!(
+            Chain(&top).to_string(),
+            format!(
+                "the knowledge store failed: the PostgreSQL knowledge store failed: {}",
+                pg()
+            )
+        );
+        let apply = finch_core::ApplyError::from(pg());
+        assert_eq!(
+            Chain(&apply).to_string(),
+            format!("finch-postgres could not apply the setting: {}", pg())
+        );
     }
 }

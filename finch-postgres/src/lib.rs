@@ -47,6 +47,7 @@
 //! identifier is the checked name, double-quoted, and its value a number or
 //! `on`/`off` produced by finch, validated and written as a quoted literal.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 mod error;
 mod owner;
 mod pool;

@@ -300,7 +300,7 @@ impl PgStore {
             .is_multiple_of(PRUNE_EVERY)
             && let Err(e) = self.prune().await
         {
-            tracing::warn!(schema = %self.schema, error = %e, "finch: knowledge retention failed; retried later");
+            tracing::warn!(schema = %self.schema, error = %finch_core::error::Chain(&e), "finch: knowledge retention failed; retried later");
         }
         Ok(())
     }

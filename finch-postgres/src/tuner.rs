@@ -674,7 +674,7 @@ fn reclaim(weak: Weak<Inner>, every: Duration) {
                 break;
             }
             if let Err(e) = inner.claim_all().await {
-                tracing::debug!(error = %e, "finch-postgres: claiming server-wide settings failed");
+                tracing::debug!(error = %finch_core::error::Chain(&e), "finch-postgres: claiming server-wide settings failed");
             }
         }
     });
@@ -877,8 +877,8 @@ impl Inner {
                     state.masked_by = Some(source_name.clone());
                     state.in_force = Some(in_force.clone());
                 }
-                state.last_error = Some(e.to_string());
-                tracing::warn!(setting = %m.info.name, error = %e, "finch-postgres: setting not applied");
+                state.last_error = Some(finch_core::error::Chain(e).to_string());
+                tracing::warn!(setting = %m.info.name, error = %finch_core::error::Chain(e), "finch-postgres: setting not applied");
             }
         }
         result
@@ -1045,7 +1045,7 @@ impl Inner {
                 other => other,
             };
             if let Err(e) = claimed {
-                m.lock().last_error = Some(e.to_string());
+                m.lock().last_error = Some(finch_core::error::Chain(&e).to_string());
                 first.get_or_insert(e);
             }
         }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
+use finch::error::Chain;
 use finch::monitor::{Held, Occupancy};
 use finch::postgres::{PgTuner, SessionSettings, Setting};
 use finch::{Capacity, Knob, knob};
@@ -200,10 +201,12 @@ impl DatabaseKnobs {
     /// Restores what finch changed: `work_mem` back to the session default on
     /// every pooled connection, and the pool's original size.
     pub async fn shutdown(self) -> Result<(), AppError> {
-        self.tuner
-            .shutdown()
-            .await
-            .map_err(|e| AppError::Internal(format!("cannot restore the PostgreSQL settings: {e}")))
+        self.tuner.shutdown().await.map_err(|e| {
+            AppError::Internal(format!(
+                "cannot restore the PostgreSQL settings: {}",
+                Chain(&e)
+            ))
+        })
     }
 }
 
@@ -232,6 +235,6 @@ pub async fn database_knobs(
         .pool_cost(1.0)
         .build()
         .await
-        .map_err(|e| AppError::Internal(format!("cannot tune PostgreSQL: {e}")))?;
+        .map_err(|e| AppError::Internal(format!("cannot tune PostgreSQL: {}", Chain(&e))))?;
     Ok(DatabaseKnobs { tuner })
 }

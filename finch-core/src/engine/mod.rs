@@ -646,7 +646,7 @@ impl Engine {
         self.journal.flush(Duration::from_secs(5)).await;
         let store = Arc::clone(self.journal.store());
         if let Ok(Err(e)) = tokio::time::timeout(Duration::from_secs(5), store.flush()).await {
-            tracing::warn!(error = %e, "finch: knowledge not flushed");
+            tracing::warn!(error = %crate::error::Chain(&e), "finch: knowledge not flushed");
         }
         let pending = self.journal.status().pending;
         if pending > 0 {
@@ -681,7 +681,7 @@ async fn ask<T>(
     match tokio::time::timeout(wait, call).await {
         Ok(Ok(answer)) => Some(answer),
         Ok(Err(e)) => {
-            tracing::warn!(error = %e, "finch: {what}");
+            tracing::warn!(error = %crate::error::Chain(&e), "finch: {what}");
             None
         }
         Err(_) => {

@@ -41,7 +41,7 @@ impl Engine {
                 self.model_error = Some(e.to_string());
             }
             Err(e) => {
-                tracing::error!(error = %e, "finch: training failed; keeping the previous model");
+                tracing::error!(error = %crate::error::Chain(&e), "finch: training failed; keeping the previous model");
                 self.model_error = Some(format!("training failed: {e}"));
             }
         }
@@ -58,11 +58,15 @@ impl Engine {
                 let store = Arc::clone(self.journal.store());
                 match tokio::time::timeout(self.store_timeout() * 5, store.save_model(blob)).await {
                     Ok(Ok(())) => {}
-                    Ok(Err(e)) => tracing::warn!(error = %e, "finch: model not saved"),
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %crate::error::Chain(&e), "finch: model not saved")
+                    }
                     Err(_) => tracing::warn!("finch: model not saved (store timed out)"),
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "finch: model not serializable"),
+            Err(e) => {
+                tracing::warn!(error = %crate::error::Chain(&e), "finch: model not serializable")
+            }
         }
     }
 

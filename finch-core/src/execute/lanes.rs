@@ -137,7 +137,10 @@ fn run(
     }));
     match ran {
         Ok(Ok(Ok(()))) => Ok(()),
-        Ok(Ok(Err(e))) => Err(format!("applier of `{knob}` failed: {e}")),
+        Ok(Ok(Err(e))) => Err(format!(
+            "applier of `{knob}` failed: {}",
+            crate::error::Chain(&e)
+        )),
         Ok(Err(_)) => Err(timed_out(knob, timeout)),
         Err(panic) => Err(format!(
             "applier of `{knob}` panicked: {}",

@@ -74,7 +74,7 @@ struct Log {
 }
 
 fn io(context: &str, path: &Path, e: std::io::Error) -> StoreError {
-    StoreError::new(format!("{context} {}: {e}", path.display()))
+    StoreError::with_source(format!("{context} {}", path.display()), e)
 }
 
 impl FileStore {
@@ -331,8 +331,8 @@ impl Log {
 }
 
 fn frame(record: &Record, out: &mut Vec<u8>) -> Result<(), StoreError> {
-    let payload =
-        postcard::to_allocvec(record).map_err(|e| StoreError::new(format!("encoding: {e}")))?;
+    let payload = postcard::to_allocvec(record)
+        .map_err(|e| StoreError::with_source("encoding a record", e))?;
     let len =
         u32::try_from(payload.len()).map_err(|_| StoreError::new("a record larger than 4 GiB"))?;
     out.extend_from_slice(&len.to_le_bytes());
@@ -361,7 +361,7 @@ fn read_model(path: &Path) -> Result<Option<ModelBlob>, StoreError> {
     match postcard::from_bytes::<ModelBlob>(payload) {
         Ok(m) => Ok(Some(m)),
         Err(e) => {
-            tracing::warn!(path = %path.display(), error = %e, "finch: unreadable model skipped");
+            tracing::warn!(path = %path.display(), error = %crate::error::Chain(&e), "finch: unreadable model skipped");
             Ok(None)
         }
     }
@@ -372,7 +372,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, StoreError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| StoreError::new(format!("file store task failed: {e}")))?
+        .map_err(|e| StoreError::with_source("the file store task failed", e))?
 }
 
 impl KnowledgeStore for FileStore {
@@ -393,7 +393,7 @@ impl KnowledgeStore for FileStore {
             if log.len > max
                 && let Err(e) = log.compact(&dir, max)
             {
-                tracing::warn!(error = %e, "finch: knowledge log not compacted");
+                tracing::warn!(error = %crate::error::Chain(&e), "finch: knowledge log not compacted");
             }
             Ok(())
         }))
@@ -403,7 +403,7 @@ impl KnowledgeStore for FileStore {
         let dir = self.dir.clone();
         Box::pin(blocking(move || {
             let payload = postcard::to_allocvec(&model)
-                .map_err(|e| StoreError::new(format!("encoding the model: {e}")))?;
+                .map_err(|e| StoreError::with_source("encoding the model", e))?;
             let crc = crc32fast::hash(&payload).to_le_bytes();
             replace(&dir, &dir.join(MODEL), &[MODEL_MAGIC, &crc, &payload])
         }))

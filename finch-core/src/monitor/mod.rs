@@ -203,7 +203,7 @@ impl Monitor {
                     }
                 }
                 Ok(Err(e)) => {
-                    tracing::warn!(source = source.name(), error = %e, "finch: signal source failed");
+                    tracing::warn!(source = source.name(), error = %crate::error::Chain(&*e), "finch: signal source failed");
                 }
                 Err(_) => {
                     tracing::warn!(source = source.name(), "finch: signal source timed out");
