@@ -92,13 +92,9 @@ pub enum SloError {
 ///
 /// It says what failed; when a lower-level error caused it, that error is its
 /// [`source`](std::error::Error::source), not repeated in the message.
-#[derive(Debug, Clone, Error)]
-#[error("{message}")]
-pub struct ApplyError {
-    message: String,
-    #[source]
-    source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
-}
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error(transparent)]
+pub struct ApplyError(Failure);
 
 impl ApplyError {
     /// A failure with a message saying what went wrong.
@@ -108,10 +104,7 @@ impl ApplyError {
     /// assert_eq!(e.to_string(), "pool resize refused: database unreachable");
     /// ```
     pub fn new(message: impl Into<String>) -> Self {
-        ApplyError {
-            message: message.into(),
-            source: None,
-        }
+        ApplyError(Failure::new(message.into(), None))
     }
 
     /// A failure saying what went wrong, caused by `source`.
@@ -128,22 +121,38 @@ impl ApplyError {
         message: impl Into<String>,
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> Self {
-        ApplyError {
-            message: message.into(),
-            source: Some(Arc::new(source)),
-        }
+        ApplyError(Failure::new(message.into(), Some(Arc::new(source))))
+    }
+}
+
+/// What failed, and the error that caused it: the body of [`ApplyError`] and
+/// [`StoreError`].
+#[derive(Debug, Clone, Error)]
+#[error("{message}")]
+struct Failure {
+    message: String,
+    #[source]
+    source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl Failure {
+    fn new(
+        message: String,
+        source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        Failure { message, source }
     }
 }
 
 /// Equal when the messages and the causes' messages are.
-impl PartialEq for ApplyError {
+impl PartialEq for Failure {
     fn eq(&self, other: &Self) -> bool {
         let cause = |e: &Self| e.source.as_ref().map(|s| s.to_string());
         self.message == other.message && cause(self) == cause(other)
     }
 }
 
-impl Eq for ApplyError {}
+impl Eq for Failure {}
 
 /// Why the loop could not start or an operation on it failed.
 #[derive(Debug, Error)]
@@ -195,13 +204,9 @@ pub enum Error {
 ///
 /// It says what failed; when a lower-level error caused it, that error is its
 /// [`source`](std::error::Error::source), not repeated in the message.
-#[derive(Debug, Clone, Error)]
-#[error("{message}")]
-pub struct StoreError {
-    message: String,
-    #[source]
-    source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
-}
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error(transparent)]
+pub struct StoreError(Failure);
 
 impl StoreError {
     /// A failure with a message saying what went wrong.
@@ -211,10 +216,7 @@ impl StoreError {
     /// assert_eq!(e.to_string(), "connection refused");
     /// ```
     pub fn new(message: impl Into<String>) -> Self {
-        StoreError {
-            message: message.into(),
-            source: None,
-        }
+        StoreError(Failure::new(message.into(), None))
     }
 
     /// A failure saying what went wrong, caused by `source`.
@@ -231,22 +233,9 @@ impl StoreError {
         message: impl Into<String>,
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> Self {
-        StoreError {
-            message: message.into(),
-            source: Some(Arc::new(source)),
-        }
+        StoreError(Failure::new(message.into(), Some(Arc::new(source))))
     }
 }
-
-/// Equal when the messages and the causes' messages are.
-impl PartialEq for StoreError {
-    fn eq(&self, other: &Self) -> bool {
-        let cause = |e: &Self| e.source.as_ref().map(|s| s.to_string());
-        self.message == other.message && cause(self) == cause(other)
-    }
-}
-
-impl Eq for StoreError {}
 
 /// An error and its causes on one line, `what failed: why: root cause`, for
 /// logs and status fields (finch's errors keep their causes as
