@@ -11,7 +11,7 @@ use tokio::time::MissedTickBehavior;
 
 use crate::config::Config;
 use crate::decision::Decision;
-use crate::engine::{Engine, Tick};
+use crate::engine::{Engine, Tick, Trainer};
 use crate::error::Error;
 use crate::knob::{self, KnobRef};
 use crate::slo::{self, SloRef};
@@ -84,6 +84,11 @@ impl std::fmt::Debug for Handle {
 /// # }
 /// ```
 pub fn start(config: Config) -> Result<Handle, Error> {
+    launch(config, crate::engine::standard_trainer())
+}
+
+/// [`start`] with the models fitted by `trainer`.
+pub(crate) fn launch(config: Config, trainer: Trainer) -> Result<Handle, Error> {
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
     config.validate()?;
     if let Some(e) = knob::problems().into_iter().next() {
@@ -143,7 +148,7 @@ pub fn start(config: Config) -> Result<Handle, Error> {
     crate::telemetry::describe();
     let interval = config.interval;
     let manual = config.manual;
-    let engine = Engine::new(config, knobs, slos, Arc::clone(&status));
+    let engine = Engine::new(config, knobs, slos, Arc::clone(&status), trainer);
     let shared = Arc::new(Shared {
         engine: AsyncMutex::new(engine),
         status,

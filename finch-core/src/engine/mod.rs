@@ -12,6 +12,8 @@ mod status;
 mod training;
 mod warm;
 
+pub(crate) use self::training::{Trainer, standard as standard_trainer};
+
 use std::collections::{BTreeMap, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
@@ -78,9 +80,10 @@ pub(crate) struct Engine {
     executor: Executor,
     journal: Journal,
     history: VecDeque<Observation>,
-    segment: (BTreeMap<String, f64>, VecDeque<BTreeMap<String, f64>>),
+    segment: Segment,
     new_clean: usize,
     training: Option<Training>,
+    trainer: Trainer,
     trainings: u64,
     model_error: Option<String>,
     shared_cursor: u64,
@@ -95,6 +98,15 @@ pub(crate) struct Engine {
     status: Arc<Mutex<Status>>,
 }
 
+/// The clean windows measured under one configuration.
+#[derive(Default)]
+struct Segment {
+    /// The knobs' values in force.
+    knobs: BTreeMap<String, f64>,
+    /// Each recent clean window's SLIs, oldest first.
+    slis: VecDeque<BTreeMap<String, f64>>,
+}
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -107,6 +119,7 @@ impl Engine {
         knobs: Vec<KnobRef>,
         slos: Vec<SloRef>,
         status: Arc<Mutex<Status>>,
+        trainer: Trainer,
     ) -> Self {
         // Capacities are sized from queueing, not searched.
         let frozen = cfg.frozen.clone();
@@ -144,9 +157,10 @@ impl Engine {
             goals,
             slos,
             history: VecDeque::new(),
-            segment: (BTreeMap::new(), VecDeque::new()),
+            segment: Segment::default(),
             new_clean: 0,
             training: None,
+            trainer,
             trainings: 0,
             model_error: None,
             shared_cursor: 0,
@@ -207,20 +221,23 @@ impl Engine {
 
     /// Keeps the SLIs of the windows measured under the configuration in force.
     fn track_segment(&mut self, obs: &Observation) {
-        if !obs.clean || self.segment.0 != obs.knobs {
-            self.segment = (obs.knobs.clone(), VecDeque::new());
+        if !obs.clean || self.segment.knobs != obs.knobs {
+            self.segment = Segment {
+                knobs: obs.knobs.clone(),
+                slis: VecDeque::new(),
+            };
         }
         if obs.clean {
-            self.segment.1.push_back(obs.slis.clone());
-            if self.segment.1.len() > ANCHOR_WINDOWS {
-                self.segment.1.pop_front();
+            self.segment.slis.push_back(obs.slis.clone());
+            if self.segment.slis.len() > ANCHOR_WINDOWS {
+                self.segment.slis.pop_front();
             }
         }
     }
 
     /// The mean of each SLI over the recent windows under the configuration in force.
     fn anchor(&self) -> (BTreeMap<String, f64>, usize) {
-        let windows = &self.segment.1;
+        let windows = &self.segment.slis;
         let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
         for w in windows {
             for (k, v) in w {
@@ -709,41 +726,26 @@ fn on_cpu<T>(f: impl FnOnce() -> T) -> (T, Duration) {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
     use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU8, Ordering};
     use std::time::Duration;
 
     use super::*;
     use crate::knowledge::seal;
     use crate::{KnobBuilder, Outcome, SloBuilder};
 
-    /// A failure injected into the trainings of one loop instance.
-    #[derive(Clone, Copy, Debug)]
-    pub(super) enum Fault {
-        Panic,
-        Fail,
-    }
+    /// How the injected trainer of a test behaves.
+    const TRAIN: u8 = 0;
+    const PANIC: u8 = 1;
+    const FAIL: u8 = 2;
 
-    impl Fault {
-        pub(super) fn strike(self) -> (Result<Models, TrainError>, Duration) {
-            match self {
-                Fault::Panic => panic!("injected training panic"),
-                Fault::Fail => (
-                    Err(TrainError::Fit("injected training failure".into())),
-                    Duration::ZERO,
-                ),
-            }
-        }
-    }
-
-    static FAULTS: Mutex<Option<HashMap<String, Fault>>> = Mutex::new(None);
-
-    pub(super) fn injected(instance: &str) -> Option<Fault> {
-        FAULTS
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .and_then(|m| m.get(instance).copied())
+    /// A trainer that trains, panics or fails as `mode` says.
+    fn switchable(mode: Arc<AtomicU8>) -> Trainer {
+        Arc::new(move |set, cfg, seed| match mode.load(Ordering::Relaxed) {
+            PANIC => panic!("injected training panic"),
+            FAIL => Err(TrainError::Fit("injected training failure".into())),
+            _ => crate::plan::model::train(set, cfg, seed),
+        })
     }
 
     /// Instances whose recovery from a panicked iteration panics too.
@@ -826,15 +828,6 @@ mod tests {
         finch.shutdown().await;
     }
 
-    fn inject(instance: &str, fault: Option<Fault>) {
-        let mut faults = FAULTS.lock().unwrap_or_else(|p| p.into_inner());
-        let map = faults.get_or_insert_with(HashMap::new);
-        match fault {
-            Some(f) => map.insert(instance.to_string(), f),
-            None => map.remove(instance),
-        };
-    }
-
     #[tokio::test(flavor = "current_thread")]
     async fn a_panicking_or_failing_training_leaves_the_loop_on_the_previous_model() {
         let workers = KnobBuilder::new("engine.faults.workers", 4u32)
@@ -846,14 +839,15 @@ mod tests {
             .p99(Duration::from_millis(50))
             .register()
             .unwrap();
-        let instance = "engine-faults";
-        let finch = crate::start(
+        let mode = Arc::new(AtomicU8::new(TRAIN));
+        let finch = crate::handle::launch(
             Config::default()
                 .manual()
-                .instance(instance)
+                .instance("engine-faults")
                 .knobs(["engine.faults.workers"])
                 .slos(["engine.faults.api"])
                 .process_signals(false),
+            switchable(Arc::clone(&mode)),
         )
         .unwrap();
         let window = |i: u64| {
@@ -876,10 +870,10 @@ mod tests {
         assert!(trained.trained && trained.last_error.is_none());
 
         for (fault, says) in [
-            (Fault::Panic, "injected training panic"),
-            (Fault::Fail, "injected training failure"),
+            (PANIC, "injected training panic"),
+            (FAIL, "injected training failure"),
         ] {
-            inject(instance, Some(fault));
+            mode.store(fault, Ordering::Relaxed);
             for _ in 0..20 {
                 window(i);
                 finch.tick().await.unwrap();
@@ -890,11 +884,11 @@ mod tests {
             assert!(model.trained, "the previous model stays in use");
             assert_eq!(model.samples, trained.samples);
             let error = model.last_error.unwrap_or_default();
-            assert!(error.contains(says), "{fault:?} is reported: {error}");
+            assert!(error.contains(says), "mode {fault} is reported: {error}");
             assert!((1..=16).contains(&workers.get()));
         }
 
-        inject(instance, None);
+        mode.store(TRAIN, Ordering::Relaxed);
         for _ in 0..10 {
             window(i);
             finch.tick().await.unwrap();

@@ -7,8 +7,19 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 
 use super::{Engine, SAVE_EVERY, now_ms, on_cpu};
+use crate::config::ModelConfig;
 use crate::knowledge::{ModelBlob, seal};
-use crate::plan::model::{self, Models};
+use crate::plan::model::{self, Models, TrainError, TrainingSet};
+
+/// What fits the loop's models: [`model::train`] in a service; a test puts in
+/// one that fails or panics to see the loop carry on.
+pub(crate) type Trainer =
+    Arc<dyn Fn(&TrainingSet, &ModelConfig, u64) -> Result<Models, TrainError> + Send + Sync>;
+
+/// The trainer a service runs: [`model::train`].
+pub(crate) fn standard() -> Trainer {
+    Arc::new(model::train)
+}
 
 impl Engine {
     /// Installs a finished training's models; with `wait`, waits for it.
@@ -89,14 +100,9 @@ impl Engine {
         self.new_clean = 0;
         let cfg = m.clone();
         let seed = self.cfg.seed.wrapping_add(self.trainings);
-        #[cfg(test)]
-        let fault = super::tests::injected(&self.cfg.instance);
+        let train = Arc::clone(&self.trainer);
         self.training = Some(tokio::task::spawn_blocking(move || {
-            #[cfg(test)]
-            if let Some(fault) = fault {
-                return fault.strike();
-            }
-            on_cpu(|| model::train(&set, &cfg, seed))
+            on_cpu(|| train(&set, &cfg, seed))
         }));
         if self.cfg.manual {
             self.collect_training(true).await;

@@ -353,7 +353,7 @@ fn decision(result: Result<Decision, Error>) -> Response {
                 Error::Knob(_) | Error::Config(_) => StatusCode::BAD_REQUEST,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
-            failure(code, e.to_string())
+            failure(code, crate::error::Chain(&e).to_string())
         }
     }
 }

@@ -69,7 +69,7 @@ impl Journal {
                     self.status.last_error = None;
                 }
                 Ok(Err(e)) => {
-                    self.status.last_error = Some(e.to_string());
+                    self.status.last_error = Some(crate::error::Chain(&e).to_string());
                     break;
                 }
                 Err(_) => {
