@@ -11,8 +11,10 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use finch::knowledge::{KnowledgeStore, MemoryStore, Record};
+use finch::model::ModelConfig;
 use finch::monitor::Observation;
-use finch::{Config, KnobBuilder, ModelConfig, Outcome, SloBuilder, SloRef};
+use finch::slo::SloRef;
+use finch::{Config, KnobBuilder, Outcome, SloBuilder};
 
 const KNOBS: [&str; 3] = ["bench.workers", "bench.cache_mb", "bench.batch"];
 const SLO: &str = "bench.api";

@@ -15,7 +15,7 @@
 //! or an enum deriving [`KnobValue`](derive@KnobValue). [`Knob::get`] is one relaxed
 //! atomic load. Knobs can also be registered at run time with [`KnobBuilder`];
 //! [`knobs()`] lists both kinds. Several changes commit together as one
-//! generation ([`Batch`]); [`snapshot()`] gives a consistent view of all knobs.
+//! generation ([`knob::Batch`]); [`knob::snapshot()`] gives a consistent view of all knobs.
 //!
 //! ## SLOs
 //!
@@ -23,15 +23,34 @@
 //! ratio of an operation. `#[slo]` wraps sync and async functions and methods;
 //! an `Err` return counts as an error; cancelled futures and panics are measured.
 //! [`SloBuilder`] declares SLOs at run time and [`Slo::start`] times manual
-//! measurements; with the `tower` feature, `SloLayer` applies one to a route.
+//! measurements; with the `tower` feature, `slo::SloLayer` applies one to a route.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 pub use finch_core::{
-    ApplyError, Batch, BoxFuture, Capacity, Config, Error, Family, Handle, Knob, KnobBuilder,
-    KnobError, KnobInfo, KnobKind, KnobRef, KnobValue, ModelConfig, Objective, Outcome, Quantile,
-    Slo, SloBuilder, SloError, SloReader, SloRef, SloTimer, SloWindow, Snapshot, Status,
-    StoreError, Tick, Value, knob_by_name, knobs, slo_by_name, slos, snapshot, start,
+    ApplyError, Capacity, Config, Error, Handle, Knob, KnobBuilder, KnobError, KnobValue,
+    Objective, Outcome, Quantile, Slo, SloBuilder, SloError, Status, knob_by_name, knobs,
+    slo_by_name, slos, start,
 };
+
+/// Knobs beyond declaring one: the registry's view of every knob, values of
+/// any type, and changes committed together.
+pub mod knob {
+    pub use finch_core::{Batch, KnobInfo, KnobKind, KnobRef, Snapshot, Value, snapshot};
+}
+
+/// SLOs beyond declaring one: the registry's view, manual timing, windows
+/// read by hand, and (feature `tower`) a layer for routes.
+pub mod slo {
+    pub use finch_core::slo::QUANTILE_RELATIVE_ERROR;
+    #[cfg(feature = "tower")]
+    pub use finch_core::slo::{SloLayer, SloService};
+    pub use finch_core::{SloReader, SloRef, SloTimer, SloWindow};
+}
+
+/// The loop's models: how they are trained and which family fits them.
+pub mod model {
+    pub use finch_core::{Family, ModelConfig};
+}
 
 /// Reporting finch's errors: they keep their causes as
 /// [`source`](std::error::Error::source), and [`Chain`](error::Chain) prints
@@ -51,29 +70,26 @@ pub mod knowledge {
         DEFAULT_MAX_LOG_BYTES, FileStore, Knowledge, KnowledgeStore, MemoryStore, ModelBlob,
         Numbering, Record,
     };
+    pub use finch_core::{BoxFuture, StoreError};
 }
 
 /// What the loop observes each window, and signals other crates contribute.
 pub mod monitor {
+    pub use finch_core::BoxFuture;
     pub use finch_core::monitor::{
         Held, Observation, Occupancy, Signal, SignalError, SignalRole, SignalSource, Usage,
     };
 }
 
-/// The parts of [`Status`].
+/// The parts of [`Status`], and what a manual iteration returns.
 pub mod status {
+    pub use finch_core::Tick;
     pub use finch_core::analyze::{Direction, Health, Incident, Saturation, Shift, Trend};
     pub use finch_core::knowledge::JournalStatus;
     pub use finch_core::status::{
         KnobStatus, ModelStatus, ObjectiveStatus, SliModelStatus, SloStatus,
     };
 }
-
-/// The largest relative error of a latency quantile read from an SLO window.
-pub use finch_core::slo::QUANTILE_RELATIVE_ERROR;
-
-#[cfg(feature = "tower")]
-pub use finch_core::slo::{SloLayer, SloService};
 
 /// Serving finch's metrics, status and operator pins (feature `prometheus`).
 #[cfg(feature = "prometheus")]

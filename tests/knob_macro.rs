@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use finch::{Knob, KnobError, KnobKind, KnobRef, KnobValue, Value, knob, knob_by_name, knobs};
+use finch::knob::{KnobKind, KnobRef, Value};
+use finch::{Knob, KnobError, KnobValue, knob, knob_by_name, knobs};
 
 /// Connections the recipe service keeps open.
 ///

@@ -11,7 +11,8 @@ use finch::lab::{
     KnobAxis, ORACLE_ARM, Operation, Phase, Run, SWITCHING_ARM, Scenario, Subject, WARM_ARM,
     WindowOutcome, WindowPlan, apply, current,
 };
-use finch::{Config, Knob, KnobBuilder, Objective, Quantile, SloBuilder, SloRef};
+use finch::slo::SloRef;
+use finch::{Config, Knob, KnobBuilder, Objective, Quantile, SloBuilder};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

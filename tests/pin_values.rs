@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use finch::{KnobBuilder, KnobRef, KnobValue, knob_by_name};
+use finch::knob::KnobRef;
+use finch::{KnobBuilder, KnobValue, knob_by_name};
 use proptest::prelude::*;
 
 #[derive(Clone, Copy, Debug, PartialEq, KnobValue)]
@@ -62,7 +63,7 @@ fn knobs(prefix: &str) -> Vec<KnobRef> {
 /// Whether `knob`'s value is within its bounds (on the planner's axis).
 fn within(knob: &KnobRef) -> bool {
     let info = knob.info();
-    if let finch::Value::Choice(name) = info.value {
+    if let finch::knob::Value::Choice(name) = info.value {
         return knob.choices().contains(&name);
     }
     let (v, lo, hi) = (info.value.as_f64(), info.min.as_f64(), info.max.as_f64());
@@ -97,7 +98,7 @@ proptest! {
                         .map_err(|e| TestCaseError::fail(format!("{shown:?}: {e}")))?;
                     // Floats are shown to four significant digits, so only
                     // the other kinds read back exactly.
-                    if !matches!(value, finch::Value::Float(_)) {
+                    if !matches!(value, finch::knob::Value::Float(_)) {
                         prop_assert_eq!(knob.value(), value);
                     }
                 }
@@ -132,7 +133,7 @@ proptest! {
         prop_assert!((f.parse::<f64>().unwrap() - f64::from(tenth) / 10.0).abs() < 1e-6, "{}", f);
         prop_assert_eq!(
             knobs[6].set_from_str(&format!("{ms}ms")).map(|_| knobs[6].value()),
-            Ok(finch::Value::Duration(Duration::from_millis(ms)))
+            Ok(finch::knob::Value::Duration(Duration::from_millis(ms)))
         );
         let name = ["none", "LZ4", "Zstd"][choice];
         prop_assert!(set(7, name.to_string())?.eq_ignore_ascii_case(name));

@@ -5,13 +5,14 @@
 use std::num::ParseIntError;
 use std::time::Duration;
 
-use finch::{Objective, Quantile, SloRef, SloWindow, slo, slo_by_name, slos};
+use finch::slo::{SloRef, SloWindow};
+use finch::{Objective, Quantile, slo, slo_by_name, slos};
 
 fn slo_named(name: &str) -> SloRef {
     slo_by_name(name).unwrap_or_else(|| panic!("SLO {name} is not registered"))
 }
 
-fn window(reader: &mut finch::SloReader) -> SloWindow {
+fn window(reader: &mut finch::slo::SloReader) -> SloWindow {
     reader.drain(Duration::from_secs(1))
 }
 
@@ -285,7 +286,7 @@ async fn latency_quantiles_follow_the_recorded_durations() {
     nap(60).await;
     let w = window(&mut reader);
     assert_eq!(w.calls, 21);
-    let slack = 1.0 - finch::QUANTILE_RELATIVE_ERROR;
+    let slack = 1.0 - finch::slo::QUANTILE_RELATIVE_ERROR;
     let p50 = w.quantile(0.5).unwrap_or_default();
     let max = w.quantile(1.0).unwrap_or_default();
     assert!(p50.as_secs_f64() >= 0.002 * slack, "p50 {p50:?}");

@@ -10,10 +10,9 @@ use finch::lab::{
     ArmKind, BoxError, Call, Configuration, KnobAxis, Operation, Run, Subject, WindowOutcome,
     WindowPlan, apply, current,
 };
-use finch::monitor::{Signal, SignalError, SignalSource};
-use finch::{
-    BoxFuture, Capacity, Config, Knob, KnobBuilder, Objective, Outcome, SloBuilder, SloRef,
-};
+use finch::monitor::{BoxFuture, Signal, SignalError, SignalSource};
+use finch::slo::SloRef;
+use finch::{Capacity, Config, Knob, KnobBuilder, Objective, Outcome, SloBuilder};
 
 /// A knob of a simulated service, and the grid the static arms sweep.
 pub(crate) struct KnobDef {

@@ -67,8 +67,8 @@ pub(crate) fn expand(input: DeriveInput) -> Result<TokenStream> {
     let top = Literal::f64_unsuffixed((variants.len() - 1) as f64);
 
     Ok(quote! {
-        impl ::finch::KnobValue for #ident {
-            const KIND: ::finch::KnobKind = ::finch::KnobKind::Choice;
+        impl ::finch::__private::KnobValue for #ident {
+            const KIND: ::finch::__private::KnobKind = ::finch::__private::KnobKind::Choice;
 
             #[inline(always)]
             fn to_bits(self) -> u64 {
@@ -101,8 +101,8 @@ pub(crate) fn expand(input: DeriveInput) -> Result<TokenStream> {
             }
 
             fn compare(self, other: Self) -> ::core::cmp::Ordering {
-                <Self as ::finch::KnobValue>::to_f64(self)
-                    .total_cmp(&<Self as ::finch::KnobValue>::to_f64(other))
+                <Self as ::finch::__private::KnobValue>::to_f64(self)
+                    .total_cmp(&<Self as ::finch::__private::KnobValue>::to_f64(other))
             }
 
             fn natural_bounds() -> ::core::option::Option<(Self, Self)> {
@@ -113,8 +113,8 @@ pub(crate) fn expand(input: DeriveInput) -> Result<TokenStream> {
                 &[#(#names),*]
             }
 
-            fn to_value(self) -> ::finch::Value {
-                ::finch::Value::Choice(match self {
+            fn to_value(self) -> ::finch::__private::Value {
+                ::finch::__private::Value::Choice(match self {
                     #(#ident::#variants => #names,)*
                 })
             }

@@ -177,8 +177,8 @@ fn objective(input: ParseStream<'_>, key: &Ident, target: Target) -> Result<Obje
             Ok(Objective {
                 target,
                 tokens: quote! {
-                    ::finch::Objective::Latency {
-                        quantile: ::finch::Quantile::#variant,
+                    ::finch::__private::Objective::Latency {
+                        quantile: ::finch::__private::Quantile::#variant,
                         threshold: #threshold,
                     }
                 },
@@ -217,7 +217,7 @@ fn objective(input: ParseStream<'_>, key: &Ident, target: Target) -> Result<Obje
             let max = Literal::f64_unsuffixed(percent / 100.0);
             Ok(Objective {
                 target,
-                tokens: quote!(::finch::Objective::Errors { max: #max }),
+                tokens: quote!(::finch::__private::Objective::Errors { max: #max }),
             })
         }
     }
@@ -375,14 +375,14 @@ impl SloFn {
             quote! {
                 #allow_unsafe
                 #run;
-                #timer.finish(::finch::Outcome::Ok);
+                #timer.finish(::finch::__private::Outcome::Ok);
             }
         } else {
             let annotation = nameable.map(|ty| quote!(: #ty));
             quote! {
                 #allow_unsafe
                 let #ret #annotation = #run;
-                #timer.finish(::finch::Outcome::from_failed(
+                #timer.finish(::finch::__private::Outcome::from_failed(
                     (&::finch::__private::OutcomeOf(&#ret)).__finch_failed(),
                 ));
                 #ret
@@ -394,7 +394,7 @@ impl SloFn {
             #vis #sig {
                 #(#inner_attrs)*
                 use ::finch::__private::{IsErrOther as _, IsErrResult as _};
-                static __FINCH_SLO: ::finch::Slo = ::finch::Slo::__new(
+                static __FINCH_SLO: ::finch::__private::Slo = ::finch::__private::slo(
                     ::finch::__private::SloSpec::__new(#name, #doc, &[#(#objectives),*]),
                 );
                 ::finch::__private::inventory::submit! {

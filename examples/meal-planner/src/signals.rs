@@ -17,8 +17,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use finch::BoxFuture;
-use finch::monitor::{Signal, SignalError, SignalSource};
+use finch::monitor::{BoxFuture, Signal, SignalError, SignalSource};
 
 use crate::Connections;
 use crate::cache::RecipeCache;

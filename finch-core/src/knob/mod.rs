@@ -74,8 +74,7 @@ struct Shared<T> {
 impl<T: KnobValue> Knob<T> {
     /// A knob from a constant declaration, as `#[knob]` writes it.
     /// `default_bits` must be `spec.default.to_bits()`; registration checks it.
-    #[doc(hidden)]
-    pub const fn __from_spec(spec: KnobSpec<T>, default_bits: u64) -> Self {
+    pub(crate) const fn from_spec(spec: KnobSpec<T>, default_bits: u64) -> Self {
         Knob {
             bits: AtomicU64::new(default_bits),
             spec,
@@ -85,7 +84,7 @@ impl<T: KnobValue> Knob<T> {
 
     pub(crate) fn from_valid_spec(spec: KnobSpec<T>) -> Self {
         let bits = spec.default.to_bits();
-        Knob::__from_spec(spec, bits)
+        Knob::from_spec(spec, bits)
     }
 
     /// The value in force: the default until something changes it.

@@ -93,7 +93,7 @@ impl SloBuilder {
     pub fn register(mut self) -> Result<SloRef, SloError> {
         self.spec.objectives = Cow::Owned(self.objectives);
         self.spec.validate()?;
-        register_dynamic(Arc::new(Slo::__new(self.spec)))
+        register_dynamic(Arc::new(Slo::from_spec(self.spec)))
     }
 }
 

@@ -109,9 +109,8 @@ pub struct Slo {
 }
 
 impl Slo {
-    /// An SLO from a constant declaration, as `#[slo]` writes it.
-    #[doc(hidden)]
-    pub const fn __new(spec: SloSpec) -> Self {
+    /// An SLO from a constant declaration.
+    pub(crate) const fn from_spec(spec: SloSpec) -> Self {
         Slo {
             spec,
             counts: CallCounts::new(),

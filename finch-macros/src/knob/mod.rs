@@ -92,7 +92,7 @@ fn emit(item: &KnobItem, inner: &Type, kind: Kind, args: &KnobArgs, spec: &Spec)
     quote! {
         #(#attrs)*
         #[allow(clippy::unnecessary_cast)]
-        #vis #static_token #ident #colon_token #ty = ::finch::Knob::<#inner>::__from_spec(
+        #vis #static_token #ident #colon_token #ty = ::finch::__private::knob::<#inner>(
             ::finch::__private::KnobSpec::__new(
                 #name, #doc, #default, #min, #max, #step, #log, #cost, &[#(#pressure),*],
             ),

@@ -1,7 +1,8 @@
 //! `#[derive(KnobValue)]` on enums with explicit discriminants, a repr, raw
 //! identifiers and restricted visibility.
 
-use finch::{KnobKind, KnobValue, Value};
+use finch::KnobValue;
+use finch::knob::{KnobKind, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, KnobValue)]
 #[repr(u8)]

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use finch::{Knob, KnobValue, Value, knob, knob_by_name};
+use finch::knob::Value;
+use finch::{Knob, KnobValue, knob, knob_by_name};
 
 #[knob(default = 8, min = 1, max = 255)]
 static A_U8: Knob<u8>;
