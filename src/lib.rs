@@ -27,9 +27,9 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 pub use finch_core::{
-    ApplyError, Capacity, Config, Error, Handle, Knob, KnobBuilder, KnobError, KnobValue,
-    Objective, Outcome, Quantile, Slo, SloBuilder, SloError, Status, knob_by_name, knobs,
-    slo_by_name, slos, start,
+    ApplyError, Capacity, Config, ConfigError, Error, Handle, Knob, KnobBuilder, KnobError,
+    KnobValue, Objective, Outcome, Quantile, Slo, SloBuilder, SloError, Status, knob_by_name,
+    knobs, slo_by_name, slos, start,
 };
 
 /// Knobs beyond declaring one: the registry's view of every knob, values of

@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::Error;
+use crate::error::{ConfigError, Error};
 use crate::knob::parse_duration;
 use crate::knowledge::{KnowledgeStore, MemoryStore};
 use crate::monitor::SignalSource;
@@ -355,7 +355,10 @@ impl Config {
 
     pub(crate) fn with_vars(mut self, var: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let bad = |name: &str, value: &str, expected: &str| {
-            Error::Config(format!("{name}={value:?} is not {expected}"))
+            Error::Config(ConfigError::new(
+                name,
+                format!("{value:?} is not {expected}"),
+            ))
         };
         let list = |v: String| -> BTreeSet<String> {
             v.split(',')
@@ -408,56 +411,84 @@ impl Config {
 
     /// Checks the settings are coherent; `finch::start` calls it.
     pub(crate) fn validate(&self) -> Result<(), Error> {
-        let fail = |msg: String| Err(Error::Config(msg));
+        let fail =
+            |setting: &str, problem: String| Err(Error::Config(ConfigError::new(setting, problem)));
         if self.interval < Duration::from_millis(10) {
-            return fail(format!(
-                "interval {:?} is too short; use at least 10ms (windows need calls to measure)",
-                self.interval
-            ));
+            return fail(
+                "Config::interval",
+                format!(
+                    "{:?} is too short; use at least 10ms (windows need calls to measure)",
+                    self.interval
+                ),
+            );
         }
         if !(self.max_step > 0.0 && self.max_step <= 1.0) {
-            return fail(format!("max_step {} must be in (0, 1]", self.max_step));
+            return fail(
+                "Config::max_step",
+                format!("{} must be in (0, 1]", self.max_step),
+            );
         }
         if !(self.explore_step > 0.0 && self.explore_step <= self.max_step) {
-            return fail(format!(
-                "explore_step {} must be in (0, max_step = {}]",
-                self.explore_step, self.max_step
-            ));
+            return fail(
+                "Config::explore_step",
+                format!(
+                    "{} must be in (0, max_step = {}]",
+                    self.explore_step, self.max_step
+                ),
+            );
         }
         if !(0.0..0.9).contains(&self.margin) {
-            return fail(format!("margin {} must be in [0, 0.9)", self.margin));
+            return fail(
+                "Config::margin",
+                format!("{} must be in [0, 0.9)", self.margin),
+            );
         }
         if self.candidates < 8 {
-            return fail(format!(
-                "candidates {} is too few; use at least 8",
-                self.candidates
-            ));
+            return fail(
+                "Config::candidates",
+                format!("{} is too few; use at least 8", self.candidates),
+            );
         }
         for c in &self.capacities {
             if let Some((other, factor)) = &c.at_least
                 && !(factor.is_finite() && *factor > 0.0 && *factor <= 16.0)
             {
-                return fail(format!(
-                    "capacity `{}` must stay at least {factor} times `{other}`: use a factor in (0, 16]",
-                    c.knob
-                ));
+                return fail(
+                    "Capacity::at_least",
+                    format!(
+                        "capacity `{}` must stay at least {factor} times `{other}`: use a factor in (0, 16]",
+                        c.knob
+                    ),
+                );
             }
             if !(0.0..=5.0).contains(&c.headroom) {
-                return fail(format!(
-                    "the headroom of capacity `{}` is {}; use a value in [0, 5] (1.5 by default)",
-                    c.knob, c.headroom
-                ));
+                return fail(
+                    "Capacity::headroom",
+                    format!(
+                        "the headroom of capacity `{}` is {}; use a value in [0, 5] (1.5 by default)",
+                        c.knob, c.headroom
+                    ),
+                );
             }
         }
         let m = &self.model;
         if m.min_samples < 8 || m.retrain_every == 0 || m.trees == 0 {
-            return fail("model: min_samples >= 8, retrain_every >= 1 and trees >= 1".into());
+            return fail(
+                "Config::model",
+                "min_samples >= 8, retrain_every >= 1 and trees >= 1".into(),
+            );
         }
         if !(m.holdout > 0.0 && m.holdout < 0.5) {
-            return fail(format!("model holdout {} must be in (0, 0.5)", m.holdout));
+            return fail(
+                "Config::model",
+                format!("holdout {} must be in (0, 0.5)", m.holdout),
+            );
         }
         if m.max_samples < m.min_samples {
-            return fail("model max_samples must be at least min_samples".into());
+            return fail(
+                "Config::model",
+                "max_samples must be at least min_samples".into(),
+            );
         }
         Ok(())
     }

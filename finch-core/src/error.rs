@@ -154,6 +154,51 @@ impl PartialEq for Failure {
 
 impl Eq for Failure {}
 
+/// Which setting is wrong, and how to fix it.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+///
+/// let config = finch_core::Config::default().manual().interval(Duration::from_millis(1));
+/// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// let Err(finch_core::Error::Config(e)) = runtime.block_on(async { finch_core::start(config) })
+/// else {
+///     panic!("a 1 ms interval is refused");
+/// };
+/// assert_eq!(e.setting(), "Config::interval");
+/// assert!(e.problem().contains("at least 10ms"));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("`{setting}`: {problem}")]
+pub struct ConfigError {
+    setting: String,
+    problem: String,
+}
+
+impl ConfigError {
+    /// Setting `setting` (a builder method such as `Config::interval`, or an
+    /// environment variable) is wrong as `problem` says, with the fix.
+    pub fn new(setting: impl Into<String>, problem: impl Into<String>) -> Self {
+        ConfigError {
+            setting: setting.into(),
+            problem: problem.into(),
+        }
+    }
+
+    /// The setting at fault.
+    pub fn setting(&self) -> &str {
+        &self.setting
+    }
+
+    /// What is wrong with it and how to fix it.
+    pub fn problem(&self) -> &str {
+        &self.problem
+    }
+}
+
 /// Why the loop could not start or an operation on it failed.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -165,7 +210,7 @@ pub enum Error {
     NoRuntime,
     /// A setting is incoherent.
     #[error("invalid finch configuration: {0}")]
-    Config(String),
+    Config(ConfigError),
     /// A knob declaration is invalid.
     #[error(transparent)]
     Knob(#[from] KnobError),

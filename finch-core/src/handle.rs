@@ -12,7 +12,7 @@ use tokio::time::MissedTickBehavior;
 use crate::config::Config;
 use crate::decision::Decision;
 use crate::engine::{Engine, Tick, Trainer};
-use crate::error::Error;
+use crate::error::{ConfigError, Error};
 use crate::knob::{self, KnobRef};
 use crate::slo::{self, SloRef};
 use crate::status::Status;
@@ -107,8 +107,9 @@ pub(crate) fn launch(config: Config, trainer: Trainer) -> Result<Handle, Error> 
     )?;
     for f in &config.frozen {
         if !knobs.iter().any(|k| k.name() == f) {
-            return Err(Error::Config(format!(
-                "Config::freeze names `{f}`, which is not a managed knob; `finch::knobs()` lists them"
+            return Err(Error::Config(ConfigError::new(
+                "Config::freeze",
+                format!("names `{f}`, which is not a managed knob; `finch::knobs()` lists them"),
             )));
         }
     }
@@ -116,8 +117,11 @@ pub(crate) fn launch(config: Config, trainer: Trainer) -> Result<Handle, Error> 
         let named = std::iter::once(&c.knob).chain(c.at_least.as_ref().map(|(k, _)| k));
         for name in named {
             if !knobs.iter().any(|k| k.name() == name) {
-                return Err(Error::Config(format!(
-                    "Config::capacity names `{name}`, which is not a managed knob; `finch::knobs()` lists them"
+                return Err(Error::Config(ConfigError::new(
+                    "Config::capacity",
+                    format!(
+                        "names `{name}`, which is not a managed knob; `finch::knobs()` lists them"
+                    ),
                 )));
             }
         }
@@ -189,8 +193,9 @@ fn select<T: Clone>(
     };
     for w in wanted {
         if !all.iter().any(|t| name(t) == w) {
-            return Err(Error::Config(format!(
-                "{setting} names `{w}`, which is not registered (is the crate declaring it linked?)"
+            return Err(Error::Config(ConfigError::new(
+                setting,
+                format!("names `{w}`, which is not registered (is the crate declaring it linked?)"),
             )));
         }
     }

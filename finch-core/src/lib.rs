@@ -30,7 +30,7 @@ mod util;
 
 pub use config::{Capacity, Config, ModelConfig};
 pub use engine::Tick;
-pub use error::{ApplyError, Error, KnobError, SloError, StoreError};
+pub use error::{ApplyError, ConfigError, Error, KnobError, SloError, StoreError};
 pub use handle::{Handle, start};
 pub use knob::{
     Batch, Knob, KnobBuilder, KnobInfo, KnobKind, KnobRef, KnobSpec, KnobValue, Snapshot, Value,

@@ -14,7 +14,7 @@ use axum::routing::{get, put};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::decision::{Decision, DecisionOutcome};
-use crate::error::{Error, KnobError};
+use crate::error::{ConfigError, Error, KnobError};
 use crate::handle::{Handle, Remote};
 
 /// Renders every metric recorded through the `metrics` facade (finch's and the
@@ -39,9 +39,12 @@ impl PrometheusExporter {
     /// to combine them.
     pub fn install() -> Result<Self, Error> {
         let handle = PrometheusBuilder::new().install_recorder().map_err(|e| {
-            Error::Config(format!(
-                "cannot install the Prometheus recorder ({e}); if the application installs its \
-                 own, pass its handle to `PrometheusExporter::from_handle`"
+            Error::Config(ConfigError::new(
+                "PrometheusExporter::install",
+                format!(
+                    "cannot install the Prometheus recorder ({e}); if the application installs \
+                     its own, pass its handle to `PrometheusExporter::from_handle`"
+                ),
             ))
         })?;
         Ok(Self { handle })
@@ -108,29 +111,32 @@ impl OperatorAccess {
         H: AsRef<str>,
     {
         if token.len() < MIN_TOKEN_LEN {
-            return Err(Error::Config(format!(
-                "the operator token has {} characters; give at least {MIN_TOKEN_LEN} random ones \
-                 (for example the output of `openssl rand -hex 32`)",
-                token.len()
+            return Err(Error::Config(ConfigError::new(
+                "OperatorAccess::new",
+                format!(
+                    "the operator token has {} characters; give at least {MIN_TOKEN_LEN} random \
+                     ones (for example the output of `openssl rand -hex 32`)",
+                    token.len()
+                ),
             )));
         }
         if !token.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(Error::Config(
+            return Err(Error::Config(ConfigError::new(
+                "OperatorAccess::new",
                 "the operator token must be visible ASCII without spaces, to travel in an \
-                 `Authorization` header; use hex or base64 characters"
-                    .into(),
-            ));
+                 `Authorization` header; use hex or base64 characters",
+            )));
         }
         let hosts = hosts
             .into_iter()
             .map(|h| host_entry(h.as_ref()))
             .collect::<Result<Vec<_>, _>>()?;
         if hosts.is_empty() {
-            return Err(Error::Config(
+            return Err(Error::Config(ConfigError::new(
+                "OperatorAccess::new",
                 "the operator routes need at least one allowed Host, such as \
-                 `127.0.0.1:9100` (the address clients use to reach them)"
-                    .into(),
-            ));
+                 `127.0.0.1:9100` (the address clients use to reach them)",
+            )));
         }
         Ok(Self {
             token: token.as_bytes().into(),
@@ -165,9 +171,12 @@ fn host_entry(entry: &str) -> Result<String, Error> {
     if bare {
         Ok(host)
     } else {
-        Err(Error::Config(format!(
-            "operator host {entry:?} is not a host name; give it as `name` or `name:port`, \
-             as clients send it in the Host header (for example `127.0.0.1:9100`)"
+        Err(Error::Config(ConfigError::new(
+            "OperatorAccess::new",
+            format!(
+                "operator host {entry:?} is not a host name; give it as `name` or `name:port`, \
+                 as clients send it in the Host header (for example `127.0.0.1:9100`)"
+            ),
         )))
     }
 }
@@ -218,7 +227,10 @@ struct Routes {
 /// use finch_core::export::{OperatorAccess, PrometheusExporter, router};
 ///
 /// let token = std::env::var("FINCH_OPERATOR_TOKEN")
-///     .map_err(|_| finch_core::Error::Config("set FINCH_OPERATOR_TOKEN".into()))?;
+///     .map_err(|_| finch_core::Error::Config(finch_core::ConfigError::new(
+///         "FINCH_OPERATOR_TOKEN",
+///         "set it to at least 32 random characters",
+///     )))?;
 /// let access = OperatorAccess::new(&token, ["127.0.0.1:9100", "localhost:9100"])?;
 /// let admin = router(finch, PrometheusExporter::install()?, access);
 /// // Serve `admin` with `axum::serve` on a listener bound to 127.0.0.1:9100,
