@@ -90,9 +90,9 @@ fn run_arm(rt: &tokio::runtime::Runtime, secs: f64, seed: u64) -> Arm {
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
+/// The median (0 for none).
+fn median(v: &[f64]) -> f64 {
+    finch::lab::median(v).unwrap_or(0.0)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -125,7 +125,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         rt.block_on(finch.shutdown());
     }
-    let stat = |arms: &[Arm], f: fn(&Arm) -> f64| median(arms.iter().map(f).collect());
+    let stat = |arms: &[Arm], f: fn(&Arm) -> f64| median(&arms.iter().map(f).collect::<Vec<_>>());
     println!(
         "| {RATE} req/s, {rounds} x {secs} s per arm (medians) | finch absent | finch running | ratio |"
     );

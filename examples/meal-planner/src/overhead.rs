@@ -50,7 +50,6 @@ use crate::error::AppError;
 use crate::lab::server::CpuClock;
 use crate::lab::{Counters, MealPlanner, MealPlannerOptions};
 use crate::loadgen::scenario::{Kind, Setup};
-use crate::loadgen::stats;
 
 /// The database the benchmark recreates for every segment, unless told otherwise.
 pub const DEFAULT_DATABASE: &str = "meal_planner_overhead";
@@ -296,7 +295,8 @@ pub struct ArmSummary {
 
 impl ArmSummary {
     fn of(segments: &[&Segment]) -> Self {
-        let med = |f: fn(&Segment) -> f64| median(segments.iter().map(|s| f(s)).collect());
+        let med =
+            |f: fn(&Segment) -> f64| median(&segments.iter().map(|s| f(s)).collect::<Vec<_>>());
         ArmSummary {
             segments: segments.len(),
             p50_ms: med(|s| s.p50_ms),
@@ -343,8 +343,8 @@ pub struct Report {
 }
 
 /// The median (0 for none).
-fn median(mut values: Vec<f64>) -> f64 {
-    stats::median(&mut values).unwrap_or(0.0)
+fn median(values: &[f64]) -> f64 {
+    finch::lab::median(values).unwrap_or(0.0)
 }
 
 fn ratio(finch: f64, absent: f64) -> Option<f64> {
@@ -666,9 +666,9 @@ mod tests {
 
     #[test]
     fn medians_and_ratios() {
-        assert_eq!(median(vec![]), 0.0);
-        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median(&[]), 0.0);
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
         assert_eq!(ratio(2.0, 1.0), Some(2.0));
         assert_eq!(ratio(2.0, 0.0), None);
     }

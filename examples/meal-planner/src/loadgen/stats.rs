@@ -9,18 +9,6 @@ use serde::Serialize;
 
 use super::scenario::Kind;
 
-/// The median of `values` (the mean of the middle two for an even count;
-/// `None` for none). Sorts `values`.
-pub fn median(values: &mut [f64]) -> Option<f64> {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(values[n / 2]),
-        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
-    }
-}
-
 /// Quantiles of a set of latencies, in seconds.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct Quantiles {
