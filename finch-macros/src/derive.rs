@@ -144,7 +144,7 @@ mod tests {
             enum Codec { None, Lz4, r#Zstd }
         })?
         .to_string();
-        assert!(out.contains("impl :: finch :: KnobValue for Codec"));
+        assert!(out.contains("impl :: finch :: __private :: KnobValue for Codec"));
         assert!(out.contains(r#"& ["None" , "Lz4" , "Zstd"]"#));
         assert!(out.contains("const __FINCH_MIN : Self = Codec :: None"));
         assert!(out.contains("const __FINCH_MAX : Self = Codec :: r#Zstd"));

@@ -293,7 +293,7 @@ mod tests {
                 pub static TIMEOUT: Knob<Duration>;
             },
         );
-        assert!(out.contains("pub static TIMEOUT : Knob < Duration > = :: finch :: Knob :: < Duration > :: __from_spec"), "{out}");
+        assert!(out.contains("pub static TIMEOUT : Knob < Duration > = :: finch :: __private :: knob :: < Duration >"), "{out}");
         assert!(out.contains("from_millis (200)"), "{out}");
         assert!(
             out.contains(":: finch :: __private :: duration_bits"),
