@@ -104,7 +104,10 @@ impl ApplyError {
     /// assert_eq!(e.to_string(), "pool resize refused: database unreachable");
     /// ```
     pub fn new(message: impl Into<String>) -> Self {
-        ApplyError(Failure::new(message.into(), None))
+        ApplyError(Failure {
+            message: message.into(),
+            source: None,
+        })
     }
 
     /// A failure saying what went wrong, caused by `source`.
@@ -121,7 +124,10 @@ impl ApplyError {
         message: impl Into<String>,
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> Self {
-        ApplyError(Failure::new(message.into(), Some(Arc::new(source))))
+        ApplyError(Failure {
+            message: message.into(),
+            source: Some(Arc::new(source)),
+        })
     }
 }
 
@@ -133,15 +139,6 @@ struct Failure {
     message: String,
     #[source]
     source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
-}
-
-impl Failure {
-    fn new(
-        message: String,
-        source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
-    ) -> Self {
-        Failure { message, source }
-    }
 }
 
 /// Equal when the messages and the causes' messages are.
@@ -261,7 +258,10 @@ impl StoreError {
     /// assert_eq!(e.to_string(), "connection refused");
     /// ```
     pub fn new(message: impl Into<String>) -> Self {
-        StoreError(Failure::new(message.into(), None))
+        StoreError(Failure {
+            message: message.into(),
+            source: None,
+        })
     }
 
     /// A failure saying what went wrong, caused by `source`.
@@ -278,7 +278,10 @@ impl StoreError {
         message: impl Into<String>,
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> Self {
-        StoreError(Failure::new(message.into(), Some(Arc::new(source))))
+        StoreError(Failure {
+            message: message.into(),
+            source: Some(Arc::new(source)),
+        })
     }
 }
 
