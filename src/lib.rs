@@ -9,6 +9,12 @@
 //! Without `finch::start` everything still works: knobs return their values,
 //! `#[slo]` records into lock-free histograms for a few nanoseconds a call.
 //!
+//! The package is `finch-slo` (`finch` on crates.io is an unrelated crate):
+//! `cargo add finch-slo`, or in `Cargo.toml` `finch-slo = "0.1"`, and the code
+//! says `finch::…`. Renaming the dependency breaks the macros, whose
+//! expansions name `::finch::…`. Only this crate is public API; the
+//! `finch-core`, `finch-macros` and `finch-postgres` crates behind it are not.
+//!
 //! ## Knobs
 //!
 //! A [`Knob<T>`] holds an integer, `f64`, `bool`, [`Duration`](std::time::Duration)

@@ -14,6 +14,10 @@
 //! cargo run --release --example quickstart            # about 100 s
 //! cargo run --release --example quickstart -- --short # about 40 s
 //! ```
+//!
+//! Outside this repository, the file builds in a crate that has run
+//! `cargo add finch-slo` (whose library is `finch`), `cargo add rand rand_chacha`
+//! and `cargo add tokio --features macros,rt-multi-thread,sync,time`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,6 +1,6 @@
-//! The runtime of [finch](https://docs.rs/finch): knobs, SLOs and the MAPE-K loop.
+//! The runtime of [finch](https://docs.rs/finch-slo): knobs, SLOs and the MAPE-K loop.
 //!
-//! This crate is not a public API; depend on `finch`, which re-exports what
+//! This crate is not a public API; depend on `finch-slo`, which re-exports what
 //! users need and what `#[knob]` / `#[slo]` generate code against.
 //!
 //! The loop's parts live in one module each: [`monitor`] (windows and signals),

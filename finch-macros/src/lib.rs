@@ -1,7 +1,7 @@
-//! The attributes of [finch](https://docs.rs/finch): `#[knob]`, `#[slo]` and
+//! The attributes of [finch](https://docs.rs/finch-slo): `#[knob]`, `#[slo]` and
 //! `#[derive(KnobValue)]`.
 //!
-//! This crate is not a public API: depend on `finch`, which re-exports these
+//! This crate is not a public API: depend on `finch-slo`, which re-exports these
 //! macros. The generated code names only `::finch::…`.
 //!
 //! Misuse is reported as a compile error on the offending token, with a hint on

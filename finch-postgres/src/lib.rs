@@ -1,8 +1,8 @@
-//! PostgreSQL for [finch](https://docs.rs/finch): live settings and the pool's
+//! PostgreSQL for [finch](https://docs.rs/finch-slo): live settings and the pool's
 //! size as knobs, PostgreSQL's own signals, and a knowledge store shared by the
 //! replicas of a service.
 //!
-//! This crate is not a public API on its own: depend on `finch` with the
+//! This crate is not a public API on its own: depend on `finch-slo` with the
 //! `postgres` feature and use it as `finch::postgres`.
 //!
 //! - [`PgTuner`] turns declared PostgreSQL settings (`work_mem`,
